@@ -1,0 +1,45 @@
+# Everyday commands. `make run` and `make test` are all a fresh machine needs.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+# A first run is a local demo: DEBUG on unless the environment says otherwise.
+export DEBUG ?= 1
+
+.PHONY: run test lint install migrate demo-data serve check-deploy clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --no-input
+
+demo-data: migrate
+	$(BIN)/python manage.py ensure_demo_user
+	$(BIN)/python manage.py load_tpch --scale 0.01 --if-empty
+
+run: demo-data
+	PORT=$(PORT) $(BIN)/honcho start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+# Tests run as production would (DEBUG off); they need some SECRET_KEY.
+test: lint
+	DEBUG=0 SECRET_KEY=collectstatic $(BIN)/python manage.py collectstatic --no-input -v0
+	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-test-only-secret-key-not-for-production} \
+		$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,69 @@
+"""Personas and service fixtures shared by the whole suite.
+
+alice owns things, bob is another ordinary user, ops is staff.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def missing(reason: str) -> None:
+    """Skip a test whose service is absent; under .ci/run (TEMPO_REQUIRE_SERVICES=1) fail it."""
+    if os.environ.get("TEMPO_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"CI must not skip: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static(tmp_path_factory):
+    """Pages render {% static %} through the hashed manifest, as in production."""
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if not settings.DEBUG and not manifest.exists():
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", "bob@example.com", PASSWORD)
+
+
+@pytest.fixture
+def ops(django_user_model):
+    return django_user_model.objects.create_user("ops", "ops@example.com", PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def ops_client(client, ops):
+    client.force_login(ops)
+    return client
+
+
+@pytest.fixture
+def requires_postgres():
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        missing(
+            "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/tempo (or run .ci/run)"
+        )
+
+
+@pytest.fixture
+def requires_redis():
+    if not settings.REDIS_URL:
+        missing("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15 (or run .ci/run)")
