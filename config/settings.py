@@ -43,7 +43,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "health_check",
+    "django_q",
     "apps.core",
+    "apps.jobs",
     "apps.commerce",
 ]
 
@@ -207,6 +209,54 @@ X_FRAME_OPTIONS = "DENY"
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
 TPCH_GENERATOR = env.str("TPCH_GENERATOR", default="tpchgen-cli")
+
+# --- Jobs (django-q2: one cluster per queue) ----------------------------------------
+# Each queue's workers run in their own `qcluster` process, started with
+# Q_CLUSTER_NAME=<queue> (Procfile). Without REDIS_URL the broker is the database.
+JOBS_WORKERS = {
+    "high": env.int("JOBS_WORKERS_HIGH", default=2),
+    "default": env.int("JOBS_WORKERS_DEFAULT", default=2),
+    "low": env.int("JOBS_WORKERS_LOW", default=1),
+}
+Q_CLUSTER = {
+    "name": "default",
+    "label": "Broker (django-q2)",
+    # django-q2 logs a line per message at INFO; our own "apps.jobs" logger tells the story.
+    "log_level": env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING"),
+    "workers": JOBS_WORKERS["default"],
+    # Prefetch little: a message held by a dying cluster waits for the dispatcher.
+    "queue_limit": JOBS_WORKERS["default"] * 2,
+    # A job's own timeout is passed per task; this is only the ceiling.
+    "timeout": 3700,
+    "retry": 3800,
+    "max_attempts": 1,
+    "ack_failures": True,
+    # The Job row is the record: django-q2's own success rows would cost ~5x throughput.
+    "save_limit": -1,
+    "recycle": env.int("JOBS_WORKER_RECYCLE", default=1000),
+    # Scheduling is the dispatcher's (jobs_dispatcher); django-q2's would poll the DB too.
+    "scheduler": False,
+    "catch_up": False,
+    "poll": 0.2,
+    "guard_cycle": 0.5,
+    "ALT_CLUSTERS": {
+        queue: {"workers": count, "queue_limit": count * 2}
+        for queue, count in JOBS_WORKERS.items()
+        if queue != "default"
+    },
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+JOBS_HEARTBEAT_INTERVAL = env.float("JOBS_HEARTBEAT_INTERVAL", default=2.0)
+JOBS_HEARTBEAT_STALE_AFTER = env.float("JOBS_HEARTBEAT_STALE_AFTER", default=15.0)
+JOBS_CANCEL_GRACE = env.float("JOBS_CANCEL_GRACE", default=10.0)
+JOBS_REPUBLISH_AFTER = env.float("JOBS_REPUBLISH_AFTER", default=10.0)
+JOBS_REPUBLISH_MAX_AGE = env.float("JOBS_REPUBLISH_MAX_AGE", default=600.0)
+JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=30)
+JOBS_DISPATCHER_INTERVAL = env.float("JOBS_DISPATCHER_INTERVAL", default=0.5)
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

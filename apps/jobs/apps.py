@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "apps.jobs"
+    label = "jobs"
+    verbose_name = "Jobs"
+
+    def ready(self) -> None:
+        from django.utils.module_loading import autodiscover_modules
+
+        from apps.jobs import checks  # noqa: F401  (registers system checks)
+
+        # Every app's tasks.py registers its job kinds with @job.
+        autodiscover_modules("tasks")

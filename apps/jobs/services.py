@@ -1,0 +1,441 @@
+"""Every state change of a job goes through here.
+
+The life of a job (DESIGN.md): enqueue -> queued (or scheduled) -> claimed by one
+worker -> succeeded, or failed and retried with backoff until dead; cancel and replay
+at any point. Each transition is one conditional UPDATE, so two processes racing for
+the same job cannot both win.
+"""
+
+import logging
+import random
+import socket
+from datetime import datetime, timedelta
+from typing import Any
+
+import pydantic
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.jobs import broker
+from apps.jobs.models import FINAL_STATUSES, WAITING_STATUSES, Job, JobAttempt, Queue, Status
+from apps.jobs.registry import JobKind, UnknownJobKind, kind_get, kinds_all
+from apps.jobs.signals import job_finished, job_started
+
+logger = logging.getLogger("apps.jobs")
+
+LOG_LINES_KEPT = 200
+
+
+class JobInputError(ValueError):
+    """A request for a job that cannot be accepted; the message is for the user."""
+
+
+class JobStateError(ValueError):
+    """An action that the job's current status does not allow."""
+
+
+def worker_name() -> str:
+    import os
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _params_validated(kind: JobKind, params: Any) -> dict:
+    try:
+        model = kind.params.model_validate(params or {})
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'params'}: {error['msg']}" for error in exc.errors()
+        )
+        raise JobInputError(f"Invalid params for {kind.name}: {problems}") from None
+    return model.model_dump(mode="json")
+
+
+def _publish_on_commit(job: Job) -> None:
+    job_id, queue, timeout = job.pk, job.queue, job.timeout
+    transaction.on_commit(lambda: broker.publish(job_id, queue=queue, timeout=timeout))
+
+
+def enqueue(
+    kind: str,
+    *,
+    params: dict | None = None,
+    owner: AbstractBaseUser | None = None,
+    queue: str | None = None,
+    run_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    webhook_url: str = "",
+    check_public: bool = False,
+) -> Job:
+    """Record a job and publish it to its queue when the transaction commits.
+
+    A rolled-back transaction leaves no row and publishes nothing. With an
+    ``idempotency_key`` already used by the same owner, the existing job is returned.
+    ``check_public`` refuses non-public kinds for non-staff owners (API and pages).
+    """
+    try:
+        job_kind = kind_get(kind)
+    except UnknownJobKind as exc:
+        raise JobInputError(str(exc)) from None
+    if check_public and not job_kind.public and not (owner is not None and owner.is_staff):
+        raise JobInputError(f"Job kind {kind!r} can only be submitted by staff.")
+    if queue is not None and queue not in Queue.values:
+        raise JobInputError(f"Unknown queue {queue!r}; use one of {', '.join(Queue.values)}.")
+    clean_params = _params_validated(job_kind, params)
+
+    if idempotency_key:
+        existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+
+    now = timezone.now()
+    due_later = run_at is not None and run_at > now
+    job = Job(
+        kind=kind,
+        queue=queue or job_kind.queue,
+        status=Status.SCHEDULED if due_later else Status.QUEUED,
+        params=clean_params,
+        max_attempts=job_kind.max_attempts,
+        timeout=job_kind.timeout,
+        owner=owner,
+        idempotency_key=idempotency_key or None,
+        webhook_url=webhook_url or "",
+        run_at=run_at if due_later else None,
+        published_at=None if due_later else now,
+    )
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+    except IntegrityError:
+        if idempotency_key:
+            # Another request with the same key won the race: return its job.
+            return Job.objects.get(owner=owner, idempotency_key=idempotency_key)
+        raise
+    if not due_later:
+        _publish_on_commit(job)
+    return job
+
+
+def job_claim(*, job_id: int, worker: str) -> Job | None:
+    """Take a queued job for this worker: one conditional UPDATE. None if someone else has it."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
+            status=Status.RUNNING,
+            attempts=F("attempts") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+            cancel_requested_at=None,
+            error="",
+            traceback="",
+            updated_at=now,
+        )
+        if not claimed:
+            return None
+        job = Job.objects.get(pk=job_id)
+        JobAttempt.objects.create(job=job, number=job.attempts, worker=worker, started_at=now)
+    job_started.send(sender=Job, job=job)
+    return job
+
+
+def _owned(job_id: int, attempt: int):
+    """The running job as long as this attempt still holds it (fencing against a re-run)."""
+    return Job.objects.filter(pk=job_id, status=Status.RUNNING, attempts=attempt)
+
+
+def job_heartbeat(
+    *,
+    job_id: int,
+    attempt: int,
+    progress: tuple[int, int | None, str] | None = None,
+    log: list[str] | None = None,
+) -> tuple[bool, bool]:
+    """Keep heartbeat_at fresh (and store progress). Returns (still owned, cancel requested)."""
+    fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+    if progress is not None:
+        fields["progress_done"], fields["progress_total"], fields["progress_message"] = progress
+    if log is not None:
+        fields["log"] = log[-LOG_LINES_KEPT:]
+    if not _owned(job_id, attempt).update(**fields):
+        return False, False
+    cancel = _owned(job_id, attempt).filter(cancel_requested_at__isnull=False).exists()
+    return True, cancel
+
+
+def _finish(job: Job, attempt: int, outcome: str, error: str = "", retry_delay=None) -> None:
+    JobAttempt.objects.filter(job=job, number=attempt).update(
+        finished_at=timezone.now(), outcome=outcome, error=error[:10000], retry_delay=retry_delay
+    )
+
+
+def _send_finished(job_id: int) -> None:
+    def send() -> None:
+        job = Job.objects.filter(pk=job_id).first()
+        if job is not None:
+            job_finished.send(sender=Job, job=job, status=job.status)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def job_succeed(
+    *, job: Job, attempt: int, result: Any, progress: tuple[int, int | None, str], log: list[str]
+) -> bool:
+    done, total, message = progress
+    now = timezone.now()
+    updated = _owned(job.pk, attempt).update(
+        status=Status.SUCCEEDED,
+        result=result,
+        finished_at=now,
+        heartbeat_at=now,
+        progress_done=total if total is not None else done,
+        progress_total=total,
+        progress_message=message,
+        log=log[-LOG_LINES_KEPT:],
+        updated_at=now,
+    )
+    if updated:
+        _finish(job, attempt, JobAttempt.Outcome.SUCCEEDED)
+        _send_finished(job.pk)
+    return bool(updated)
+
+
+def retry_delay(kind: JobKind | None, attempt: int) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, so delays grow."""
+    base = kind.retry_backoff if kind else 10.0
+    ceiling = kind.retry_backoff_max if kind else 3600.0
+    delay = min(ceiling, base * 2 ** (attempt - 1))
+    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 (jitter, not security)
+
+
+def _kind_or_none(name: str) -> JobKind | None:
+    try:
+        return kind_get(name)
+    except UnknownJobKind:
+        return None
+
+
+@transaction.atomic
+def job_fail(
+    *,
+    job_id: int,
+    attempt: int,
+    error: str,
+    traceback: str = "",
+    outcome: str = JobAttempt.Outcome.FAILED,
+    log: list[str] | None = None,
+    progress: tuple[int, int | None, str] | None = None,
+) -> str | None:
+    """Record a failed attempt: schedule a retry with backoff, or move to dead letters.
+
+    Returns the new status, or None when this attempt no longer held the job.
+    """
+    job = _owned(job_id, attempt).select_for_update().first()
+    if job is None:
+        return None
+    now = timezone.now()
+    fields: dict[str, Any] = {"error": error[:10000], "traceback": traceback[:50000], "updated_at": now}
+    if log is not None:
+        fields["log"] = log[-LOG_LINES_KEPT:]
+    if progress is not None:
+        fields["progress_done"], fields["progress_total"], fields["progress_message"] = progress
+    delay = None
+    if job.attempts < job.max_attempts:
+        delay = retry_delay(_kind_or_none(job.kind), job.attempts)
+        fields.update(status=Status.FAILED, run_at=now + timedelta(seconds=delay))
+    else:
+        fields.update(status=Status.DEAD, finished_at=now)
+    Job.objects.filter(pk=job.pk).update(**fields)
+    _finish(job, attempt, outcome, error, retry_delay=delay)
+    logger.info(
+        "job %s %s attempt %s/%s %s: %s%s",
+        job.uuid,
+        job.kind,
+        job.attempts,
+        job.max_attempts,
+        outcome,
+        error.splitlines()[0] if error else "",
+        f"; retry in {delay:.1f}s" if delay is not None else "; dead",
+    )
+    if fields["status"] == Status.DEAD:
+        _send_finished(job.pk)
+    return fields["status"]
+
+
+@transaction.atomic
+def job_mark_cancelled(*, job_id: int, attempt: int | None = None, log: list[str] | None = None) -> bool:
+    """End a job as cancelled: from any waiting state, or a running attempt that stopped."""
+    now = timezone.now()
+    qs = Job.objects.filter(pk=job_id)
+    qs = _owned(job_id, attempt) if attempt is not None else qs.exclude(status__in=FINAL_STATUSES)
+    fields: dict[str, Any] = {"status": Status.CANCELLED, "finished_at": now, "updated_at": now}
+    if log is not None:
+        fields["log"] = log[-LOG_LINES_KEPT:]
+    job = qs.select_for_update().first()
+    if job is None or not Job.objects.filter(pk=job.pk, status=job.status).update(**fields):
+        return False
+    if job.status == Status.RUNNING:
+        _finish(job, job.attempts, JobAttempt.Outcome.CANCELLED, "cancelled")
+    _send_finished(job_id)
+    return True
+
+
+def job_cancel(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
+    """Cancel at once if waiting; a running job is asked to stop (see runner)."""
+    if job.status in FINAL_STATUSES:
+        raise JobStateError(f"The job already ended ({job.get_status_display().lower()}).")
+    updated = Job.objects.filter(pk=job.pk, status__in=WAITING_STATUSES).update(
+        status=Status.CANCELLED, finished_at=timezone.now(), updated_at=timezone.now()
+    )
+    if updated:
+        _send_finished(job.pk)
+    else:
+        Job.objects.filter(pk=job.pk, status=Status.RUNNING, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=timezone.now(), updated_at=timezone.now()
+        )
+    logger.info("job %s cancel requested by %s", job.uuid, by or "system")
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def job_retry(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
+    """Replay a dead or cancelled job, or run a failed one's pending retry now.
+
+    The attempt count keeps growing (history stays in JobAttempt); the job gets a fresh
+    budget of its kind's max_attempts.
+    """
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (Status.DEAD, Status.CANCELLED, Status.FAILED):
+        raise JobStateError(f"Only dead, cancelled or failed jobs can be retried (this one is {job.status}).")
+    kind = _kind_or_none(job.kind)
+    if kind is None:
+        raise JobStateError(f"Job kind {job.kind!r} no longer exists; it cannot run again.")
+    now = timezone.now()
+    budget = kind.max_attempts if job.status != Status.FAILED else job.max_attempts - job.attempts
+    Job.objects.filter(pk=job.pk).update(
+        status=Status.QUEUED,
+        max_attempts=job.attempts + max(budget, 1),
+        run_at=None,
+        published_at=now,
+        finished_at=None,
+        cancel_requested_at=None,
+        updated_at=now,
+    )
+    job.refresh_from_db()
+    _publish_on_commit(job)
+    logger.info("job %s replayed by %s", job.uuid, by or "system")
+    return job
+
+
+# --- Dispatcher steps (each safe to run from several dispatchers at once) ------------
+
+
+def jobs_publish_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Scheduled jobs and retries whose time has come go to their queue."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(status__in=(Status.SCHEDULED, Status.FAILED), run_at__lte=now)
+            .order_by("run_at")
+            .values_list("pk", "queue", "timeout", "status", "uuid")[:limit]
+        )
+        if not due:
+            return 0
+        Job.objects.filter(pk__in=[row[0] for row in due]).update(
+            status=Status.QUEUED, published_at=now, updated_at=now
+        )
+        for pk, queue, timeout, status, uuid in due:
+            transaction.on_commit(lambda pk=pk, q=queue, t=timeout: broker.publish(pk, queue=q, timeout=t))
+            logger.info(
+                "dispatcher: published %s job %s", "retry of" if status == Status.FAILED else "due", uuid
+            )
+    return len(due)
+
+
+def jobs_recover_stale(*, now: datetime | None = None) -> int:
+    """A running job whose heartbeat stopped lost its worker: count a failed attempt."""
+    now = now or timezone.now()
+    stale_before = now - timedelta(seconds=settings.JOBS_HEARTBEAT_STALE_AFTER)
+    recovered = 0
+    for job_id, attempt, uuid, cancel_requested in Job.objects.filter(
+        status=Status.RUNNING, heartbeat_at__lt=stale_before
+    ).values_list("pk", "attempts", "uuid", "cancel_requested_at")[:500]:
+        if cancel_requested:
+            done = job_mark_cancelled(job_id=job_id, attempt=attempt)
+            if done:
+                logger.info("dispatcher: job %s cancelled (its worker is gone)", uuid)
+        else:
+            status = job_fail(
+                job_id=job_id,
+                attempt=attempt,
+                error="Worker lost: no heartbeat for "
+                f"{settings.JOBS_HEARTBEAT_STALE_AFTER}s (process killed or host down).",
+                outcome=JobAttempt.Outcome.LOST,
+            )
+            done = status is not None
+            if status == Status.FAILED:
+                # A lost worker is not the job's fault: run again now, not after backoff.
+                Job.objects.filter(pk=job_id, status=Status.FAILED).update(run_at=now)
+        recovered += bool(done)
+    return recovered
+
+
+def jobs_republish_lost(*, now: datetime | None = None) -> int:
+    """Queued jobs the broker no longer holds (Redis restarted or flushed) are published again.
+
+    A queue whose broker list is empty while jobs have waited longer than
+    JOBS_REPUBLISH_AFTER cannot hold them; after JOBS_REPUBLISH_MAX_AGE any queued job is
+    republished whatever the broker says. A duplicate delivery is harmless: the claim fails.
+    """
+    now = now or timezone.now()
+    republished = 0
+    for queue in Queue.values:
+        waiting = Job.objects.filter(status=Status.QUEUED, queue=queue)
+        oldest = waiting.filter(published_at__lt=now - timedelta(seconds=settings.JOBS_REPUBLISH_AFTER))
+        if not oldest.exists():
+            continue
+        size = broker.queue_size(queue)
+        if size == 0:
+            lost = oldest
+        else:
+            lost = waiting.filter(published_at__lt=now - timedelta(seconds=settings.JOBS_REPUBLISH_MAX_AGE))
+        with transaction.atomic():
+            rows = list(lost.select_for_update(skip_locked=True).values_list("pk", "timeout", "uuid")[:2000])
+            Job.objects.filter(pk__in=[r[0] for r in rows], status=Status.QUEUED).update(published_at=now)
+        for pk, timeout, uuid in rows:
+            if broker.publish(pk, queue=queue, timeout=timeout):
+                logger.info("dispatcher: republished job %s lost by the broker (queue %s)", uuid, queue)
+        republished += len(rows)
+    return republished
+
+
+def jobs_prune(*, now: datetime | None = None) -> int:
+    """Delete finished jobs older than JOBS_RETENTION_DAYS."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.JOBS_RETENTION_DAYS)
+    deleted, _ = Job.objects.filter(status__in=FINAL_STATUSES, finished_at__lt=cutoff).delete()
+    return deleted
+
+
+def jobs_enqueue_scheduled(*, now: datetime | None = None) -> int:
+    """Enqueue each periodic kind once per period; the idempotency key makes it once in all."""
+    now = now or timezone.now()
+    created = 0
+    for kind in kinds_all():
+        if kind.every is None:
+            continue
+        slot = int(now.timestamp() // kind.every.total_seconds())
+        key = f"schedule:{kind.name}:{slot}"
+        if Job.objects.filter(owner=None, idempotency_key=key).exists():
+            continue
+        job = enqueue(kind.name, idempotency_key=key)
+        if job.idempotency_key == key and job.created_at >= now - timedelta(seconds=5):
+            created += 1
+            logger.info("dispatcher: enqueued scheduled job %s (%s)", job.uuid, kind.name)
+    return created
