@@ -1,0 +1,52 @@
+"""Reads of jobs, with the access rule in one place: owners see their own, staff see all."""
+
+from uuid import UUID
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.jobs.models import Job
+
+
+def jobs_visible_to(*, user: AbstractBaseUser) -> QuerySet[Job]:
+    jobs = Job.objects.all()
+    if not user.is_staff:
+        jobs = jobs.filter(owner=user)
+    return jobs
+
+
+def job_get_for_user(*, user: AbstractBaseUser, job_id: UUID | str) -> Job:
+    """The job with this public id if ``user`` may see it; Http404 otherwise (never 403:
+    another user's job ids must not be confirmed)."""
+    try:
+        key = UUID(str(job_id))
+    except ValueError:
+        raise Http404("No such job.") from None
+    job = jobs_visible_to(user=user).select_related("owner").filter(uuid=key).first()
+    if job is None:
+        raise Http404("No such job.")
+    return job
+
+
+def jobs_list_for_user(
+    *,
+    user: AbstractBaseUser,
+    status: str | None = None,
+    kind: str | None = None,
+    queue: str | None = None,
+) -> QuerySet[Job]:
+    """Newest first, without the bulky columns lists do not show."""
+    jobs = jobs_visible_to(user=user).select_related("owner").defer("log", "traceback", "params")
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if queue:
+        jobs = jobs.filter(queue=queue)
+    return jobs.order_by("-created_at", "-id")
+
+
+def jobs_by_ids_for_user(*, user: AbstractBaseUser, job_ids: list[UUID]) -> list[Job]:
+    """Many jobs in one query (pages that poll several jobs at once); unknown ids are skipped."""
+    return list(jobs_visible_to(user=user).filter(uuid__in=job_ids).defer("log", "traceback"))
