@@ -1,3 +1,81 @@
-from ninja import Router
+"""The commerce JSON API: orders and customers of the TPC-H data set, read-only.
+
+The orders list is the model for every list endpoint: filters in a Query schema,
+keyset pagination (``{"items": [...], "next": cursor}``), one query per page whatever
+its size.
+"""
+
+import datetime
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Query, Router
+from ninja.errors import HttpError
+
+from apps.commerce import selectors
+from apps.commerce.schemas import CustomerOut, ErrorOut, OrderDetailOut, OrderListQuery, OrderPageOut
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
 
 router = Router(tags=["commerce"])
+
+# Documented error bodies; the handlers in apps.core.api write them.
+ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def _order_key_from_cursor(cursor: str) -> selectors.OrderKey:
+    date, pk = cursor_decode(cursor, length=2)
+    try:
+        return (datetime.date.fromisoformat(date), int(pk))
+    except (TypeError, ValueError):
+        raise InvalidCursor() from None
+
+
+def page_limit(requested: int | None) -> int:
+    """The page size: the default when not asked, never above the configured maximum."""
+    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
+
+
+@router.get("/orders", response={200: OrderPageOut, **ERRORS}, summary="List orders, newest first")
+def list_orders(request: HttpRequest, query: Query[OrderListQuery]):
+    if query.date_from and query.date_to and query.date_from > query.date_to:
+        raise HttpError(
+            422, f"Invalid input: date_from ({query.date_from}) is after date_to ({query.date_to})."
+        )
+    page = selectors.orders_page(
+        filters=selectors.OrderFilters(
+            customer_id=query.customer,
+            status=query.status,
+            date_from=query.date_from,
+            date_to=query.date_to,
+        ),
+        limit=page_limit(query.limit),
+        after=_order_key_from_cursor(query.cursor) if query.cursor else None,
+    )
+    next_cursor = cursor_encode(list(page.next_key)) if page.next_key else None
+    next_url = None
+    if next_cursor:
+        params = {key: value for key, value in request.GET.items() if key != "cursor"}
+        params["cursor"] = next_cursor
+        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
+    return {"items": page.rows, "next": next_cursor, "next_url": next_url}
+
+
+@router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS}, summary="An order and its lines")
+def get_order(request: HttpRequest, order_id: int):
+    order = selectors.order_get_with_line_items(order_id=order_id)
+    if order is None:
+        raise HttpError(404, f"Order {order_id} does not exist.")
+    return order
+
+
+@router.get(
+    "/customers/{customer_id}",
+    response={200: CustomerOut, **ERRORS},
+    summary="A customer with order count and total spent",
+)
+def get_customer(request: HttpRequest, customer_id: int):
+    customer = selectors.customer_get_summary(customer_id=customer_id)
+    if customer is None:
+        raise HttpError(404, f"Customer {customer_id} does not exist.")
+    return customer

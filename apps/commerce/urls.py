@@ -1,5 +1,10 @@
 from django.urls import path
-from django.views.generic import RedirectView
+
+from apps.commerce import views
 
 app_name = "commerce"
-urlpatterns = [path("orders/", RedirectView.as_view(url="/"), name="orders")]
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<int:order_id>/", views.order_detail, name="order"),
+]

@@ -1,0 +1,194 @@
+"""Optimized reads of the commerce tables, shared by the API, the pages and the admin.
+
+Tables hold millions of rows (TPC-H scale 1 = 1.5M orders, 6M line items), so every
+read here is bounded: lists use keyset pagination on an index, never OFFSET or COUNT(*).
+"""
+
+import dataclasses
+import datetime
+
+from django.db import connections
+from django.db.models import Count, DecimalField, Model, Prefetch, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from apps.commerce.models import MONEY, Customer, Dataset, LineItem, Order
+
+# The sort key of the order lists, served by the index order_date_id_idx.
+OrderKey = tuple[datetime.date, int]
+
+ORDER_LIST_FIELDS = ("id", "order_date", "status", "total_price", "priority", "customer_id", "customer__name")
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderFilters:
+    customer_id: int | None = None
+    status: str | None = None
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class OrderPage:
+    """One page of orders, newest first, with the keys to continue either way."""
+
+    rows: list[dict]
+    # Keys of the first and last row, set only when a page exists in that direction.
+    previous_key: OrderKey | None
+    next_key: OrderKey | None
+
+
+def order_key(row: dict) -> OrderKey:
+    return (row["order_date"], row["id"])
+
+
+def orders_page(
+    *,
+    filters: OrderFilters,
+    limit: int,
+    after: OrderKey | None = None,
+    before: OrderKey | None = None,
+) -> OrderPage:
+    """A page of orders as dicts, newest first (order_date desc, id desc): one query.
+
+    1. Filter, then seek past the cursor: rows strictly after ``after`` (older) or
+       strictly before ``before`` (newer) in the newest-first order.
+    2. Fetch ``limit + 1`` rows: the extra row only says whether another page exists.
+    3. Going backwards reads in ascending order from the cursor, then reverses, so
+       that both directions use the (order_date, id) index.
+    """
+    if after is not None and before is not None:
+        raise ValueError("Pass at most one of after and before.")
+    queryset = Order.objects.all()
+    if filters.customer_id is not None:
+        queryset = queryset.filter(customer_id=filters.customer_id)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.date_from is not None:
+        queryset = queryset.filter(order_date__gte=filters.date_from)
+    if filters.date_to is not None:
+        queryset = queryset.filter(order_date__lte=filters.date_to)
+
+    backwards = before is not None
+    if after is not None:
+        date, pk = after
+        # The redundant bound on order_date lets PostgreSQL start the index scan at the
+        # cursor; with the OR alone it scans from the newest row (measured: 350 ms vs
+        # 0.3 ms for a page deep into 1.5M orders).
+        queryset = queryset.filter(
+            Q(order_date__lt=date) | Q(order_date=date, id__lt=pk), order_date__lte=date
+        )
+        ordering = ("-order_date", "-id")
+    elif backwards:
+        date, pk = before
+        queryset = queryset.filter(
+            Q(order_date__gt=date) | Q(order_date=date, id__gt=pk), order_date__gte=date
+        )
+        ordering = ("order_date", "id")
+    else:
+        ordering = ("-order_date", "-id")
+
+    rows = list(queryset.order_by(*ordering).values(*ORDER_LIST_FIELDS)[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    for row in rows:
+        row["customer_name"] = row.pop("customer__name")
+    if backwards:
+        rows.reverse()
+        # The cursor came from a row of the page that follows, so that page exists.
+        has_previous, has_next = more, True
+    else:
+        has_previous, has_next = after is not None, more
+    if not rows:
+        return OrderPage(rows=[], previous_key=None, next_key=None)
+    return OrderPage(
+        rows=rows,
+        previous_key=order_key(rows[0]) if has_previous else None,
+        next_key=order_key(rows[-1]) if has_next else None,
+    )
+
+
+def order_get_with_line_items(*, order_id: int) -> Order | None:
+    """The order with its customer and its line items (with part and supplier): two queries."""
+    line_items = LineItem.objects.select_related("part", "supplier").only(
+        "id",
+        "order_id",
+        "line_number",
+        "quantity",
+        "extended_price",
+        "discount",
+        "tax",
+        "return_flag",
+        "line_status",
+        "ship_date",
+        "commit_date",
+        "receipt_date",
+        "ship_mode",
+        "ship_instructions",
+        "part__id",
+        "part__name",
+        "supplier__id",
+        "supplier__name",
+    )
+    return (
+        Order.objects.select_related("customer")
+        .only(
+            "id",
+            "status",
+            "total_price",
+            "order_date",
+            "priority",
+            "clerk",
+            "ship_priority",
+            "comment",
+            "customer__id",
+            "customer__name",
+        )
+        .prefetch_related(Prefetch("line_items", queryset=line_items.order_by("line_number")))
+        .filter(id=order_id)
+        .first()
+    )
+
+
+def customer_get_summary(*, customer_id: int) -> Customer | None:
+    """The customer with nation name, order count and total spent: one query.
+
+    The aggregate joins only this customer's orders (index order_customer_date_idx).
+    """
+    zero = Value(0, output_field=DecimalField(**MONEY))
+    return (
+        Customer.objects.select_related("nation")
+        .only(
+            "id",
+            "name",
+            "address",
+            "phone",
+            "account_balance",
+            "market_segment",
+            "nation__id",
+            "nation__name",
+        )
+        .annotate(order_count=Count("orders"), total_spent=Coalesce(Sum("orders__total_price"), zero))
+        .filter(id=customer_id)
+        .first()
+    )
+
+
+def dataset_current() -> Dataset | None:
+    """The TPC-H data set the tables hold (its row counts avoid COUNT(*) on big tables)."""
+    return Dataset.objects.order_by("-loaded_at").first()
+
+
+def table_row_estimate(*, model: type[Model], using: str = "default") -> int | None:
+    """PostgreSQL's planner estimate of a table's rows: instant where COUNT(*) scans it all.
+
+    None on other databases, or when the table has never been analysed.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [model._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return row[0] if row and row[0] >= 0 else None

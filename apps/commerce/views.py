@@ -1,0 +1,90 @@
+"""Server-rendered commerce pages: plain HTML, no JavaScript, a bounded query count each."""
+
+import datetime
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from apps.commerce import selectors
+from apps.commerce.models import Order
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+
+ORDERS_PER_PAGE = 50
+STATUS_LABELS = dict(Order.Status.choices)
+
+
+class OrderFilterForm(forms.Form):
+    customer = forms.IntegerField(label="Customer #", required=False, min_value=1)
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any"), *Order.Status.choices])
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        date_from, date_to = cleaned.get("date_from"), cleaned.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            self.add_error("date_to", f"Must be on or after the start date ({date_from:%Y-%m-%d}).")
+        return cleaned
+
+    def filters(self) -> selectors.OrderFilters:
+        data = self.cleaned_data
+        return selectors.OrderFilters(
+            customer_id=data["customer"],
+            status=data["status"] or None,
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+        )
+
+
+def _order_key(cursor: str | None) -> selectors.OrderKey | None:
+    """The (order_date, id) key in a pager link, or None if there is none or it is damaged."""
+    if not cursor:
+        return None
+    try:
+        date, pk = cursor_decode(cursor, length=2)
+        return (datetime.date.fromisoformat(date), int(pk))
+    except (InvalidCursor, TypeError, ValueError):
+        return None
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "commerce/home.html", {"dataset": selectors.dataset_current()})
+
+
+@login_required
+def order_list(request: HttpRequest) -> HttpResponse:
+    form = OrderFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        page = selectors.orders_page(
+            filters=form.filters(),
+            limit=ORDERS_PER_PAGE,
+            after=_order_key(request.GET.get("after")),
+            # A link carries one of the two; "after" wins if someone writes both.
+            before=None if request.GET.get("after") else _order_key(request.GET.get("before")),
+        )
+        for row in page.rows:
+            row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+    context = {
+        "form": form,
+        "page": page,
+        "next_cursor": cursor_encode(list(page.next_key)) if page and page.next_key else None,
+        "previous_cursor": cursor_encode(list(page.previous_key)) if page and page.previous_key else None,
+        "filtered": any(request.GET.get(name) for name in form.fields),
+    }
+    return render(request, "commerce/order_list.html", context)
+
+
+@login_required
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = selectors.order_get_with_line_items(order_id=order_id)
+    if order is None:
+        raise Http404(f"Order {order_id} does not exist.")
+    return render(request, "commerce/order_detail.html", {"order": order})
