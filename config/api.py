@@ -15,3 +15,4 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/commerce/", "apps.commerce.api.router")
+api.add_router("/jobs", "apps.jobs.api.router")

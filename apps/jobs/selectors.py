@@ -1,9 +1,10 @@
 """Reads of jobs, with the access rule in one place: owners see their own, staff see all."""
 
+from datetime import datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from apps.jobs.models import Job
@@ -50,3 +51,56 @@ def jobs_list_for_user(
 def jobs_by_ids_for_user(*, user: AbstractBaseUser, job_ids: list[UUID]) -> list[Job]:
     """Many jobs in one query (pages that poll several jobs at once); unknown ids are skipped."""
     return list(jobs_visible_to(user=user).filter(uuid__in=job_ids).defer("log", "traceback"))
+
+
+# --- Added for the API list and the `jobs` command -----------------------------------
+
+JobKey = tuple[datetime, int]
+
+
+def jobs_page_for_user(
+    *,
+    user: AbstractBaseUser,
+    status: str | None = None,
+    kind: str | None = None,
+    queue: str | None = None,
+    limit: int,
+    after: JobKey | None = None,
+) -> tuple[list[Job], JobKey | None]:
+    """One keyset page, newest first: (jobs, key of the last one if more follow).
+
+    The key is (created_at, id), the list's sort order; a page costs one query however
+    deep it is.
+    """
+    jobs = jobs_list_for_user(user=user, status=status, kind=kind, queue=queue)
+    if after is not None:
+        created_at, pk = after
+        jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    rows = list(jobs[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, (rows[-1].created_at, rows[-1].pk)
+
+
+def jobs_list(
+    *, status: str | None = None, kind: str | None = None, queue: str | None = None
+) -> QuerySet[Job]:
+    """All jobs, newest first (operators: admin and commands)."""
+    jobs = Job.objects.select_related("owner").defer("log", "traceback", "params")
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    if queue:
+        jobs = jobs.filter(queue=queue)
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_get_by_uuid(*, job_id: UUID | str) -> Job | None:
+    """Any job by its public id (operators); None if there is none or the id is malformed."""
+    try:
+        key = UUID(str(job_id))
+    except ValueError:
+        return None
+    return Job.objects.select_related("owner").filter(uuid=key).first()

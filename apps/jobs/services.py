@@ -439,3 +439,37 @@ def jobs_enqueue_scheduled(*, now: datetime | None = None) -> int:
             created += 1
             logger.info("dispatcher: enqueued scheduled job %s (%s)", job.uuid, kind.name)
     return created
+
+
+def jobs_purge(
+    *,
+    older_than_days: int,
+    statuses: tuple[str, ...] = FINAL_STATUSES,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    batch_size: int = 1000,
+) -> int:
+    """Delete ended jobs (succeeded, dead, cancelled only) that finished over N days ago.
+
+    Returns how many jobs were (or, with ``dry_run``, would be) deleted. Deletes in
+    batches so that a large backlog never holds one long lock or loads every row at once.
+    """
+    if older_than_days < 0:
+        raise JobInputError("older_than_days cannot be negative.")
+    unfinished = sorted(set(statuses) - set(FINAL_STATUSES))
+    if unfinished:
+        raise JobInputError(f"Only ended jobs can be purged, not {', '.join(unfinished)} ones.")
+    cutoff = (now or timezone.now()) - timedelta(days=older_than_days)
+    old = Job.objects.filter(status__in=statuses, finished_at__lt=cutoff)
+    if dry_run:
+        return old.count()
+    deleted = 0
+    while True:
+        batch = list(old.values_list("pk", flat=True)[:batch_size])
+        if not batch:
+            break
+        with transaction.atomic():
+            _, per_model = Job.objects.filter(pk__in=batch, status__in=statuses).delete()
+        deleted += per_model.get(Job._meta.label, 0)
+    logger.info("purge: deleted %s jobs finished before %s", deleted, cutoff.isoformat())
+    return deleted

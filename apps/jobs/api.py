@@ -1,0 +1,184 @@
+"""The jobs JSON API: submit, watch, cancel and replay background jobs.
+
+Users see and act on their own jobs only (another user's job is a 404, never a 403);
+staff see all of them. Non-staff may submit only the kinds marked ``public``.
+"""
+
+import datetime
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from ninja import Query, Router, Status
+from ninja.errors import HttpError
+
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.jobs import selectors, services
+from apps.jobs.registry import UnknownJobKind, kind_get, kinds_all
+from apps.jobs.schemas import (
+    MAX_IDS,
+    ErrorOut,
+    JobDetailOut,
+    JobIn,
+    JobKindOut,
+    JobListQuery,
+    JobOut,
+    JobPageOut,
+)
+
+router = Router(tags=["jobs"])
+
+# Documented error bodies; the handlers in apps.core.api write them.
+ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def page_limit(requested: int | None) -> int:
+    """The page size: the default when not asked, never above the configured maximum."""
+    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
+
+
+def _job_key_from_cursor(cursor: str) -> selectors.JobKey:
+    created_at, pk = cursor_decode(cursor, length=2)
+    try:
+        key = (datetime.datetime.fromisoformat(created_at), int(pk))
+    except (TypeError, ValueError):
+        raise InvalidCursor() from None
+    if key[0].tzinfo is None:
+        raise InvalidCursor()
+    return key
+
+
+def _ids_parsed(raw: str) -> list[UUID]:
+    """Unique UUIDs in the order given; 422 naming the first one that is not a UUID."""
+    ids: list[UUID] = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            job_id = UUID(part)
+        except ValueError:
+            raise HttpError(422, f"Invalid input: ids: {part[:80]!r} is not a job id (a UUID).") from None
+        if job_id not in ids:
+            ids.append(job_id)
+    if len(ids) > MAX_IDS:
+        raise HttpError(422, f"Invalid input: ids: at most {MAX_IDS} jobs per request (got {len(ids)}).")
+    return ids
+
+
+@router.get("/kinds", response={200: list[JobKindOut], 401: ErrorOut}, summary="Job kinds you may submit")
+def list_kinds(request: HttpRequest):
+    return [kind for kind in kinds_all() if kind.public or request.user.is_staff]
+
+
+@router.post(
+    "",
+    response={202: JobOut, 403: ErrorOut, 409: ErrorOut, **ERRORS},
+    summary="Submit a job",
+    description="Accepted jobs run in the background: poll the returned `url` (also in the "
+    "`Location` header) or open `page_url`.",
+)
+def submit_job(request: HttpRequest, payload: JobIn, response: HttpResponse):
+    try:
+        kind = kind_get(payload.kind)
+    except UnknownJobKind:
+        raise HttpError(
+            422, f"Unknown job kind {payload.kind!r}; GET /api/jobs/kinds lists the ones you may submit."
+        ) from None
+    if not kind.public and not request.user.is_staff:
+        raise HttpError(403, f"Job kind {kind.name!r} can only be submitted by staff.")
+    try:
+        job = services.enqueue(
+            kind.name,
+            params=payload.params,
+            owner=request.user,
+            queue=payload.queue,
+            run_at=payload.run_at,
+            idempotency_key=payload.idempotency_key,
+            webhook_url=payload.webhook_url or "",
+            check_public=True,
+        )
+    except services.JobInputError as exc:
+        raise HttpError(422, str(exc)) from None
+    if payload.idempotency_key and (
+        job.kind != kind.name
+        or job.params != kind.params.model_validate(payload.params).model_dump(mode="json")
+    ):
+        raise HttpError(
+            409,
+            f"Idempotency key {payload.idempotency_key!r} was already used for a different job "
+            f"({job.kind} {job.uuid}).",
+        )
+    response["Location"] = request.build_absolute_uri(reverse("api:job_detail", kwargs={"job_id": job.uuid}))
+    return Status(202, job)
+
+
+@router.get(
+    "",
+    response={200: JobPageOut, **ERRORS},
+    summary="List your jobs, newest first, or fetch several by id",
+)
+def list_jobs(request: HttpRequest, query: Query[JobListQuery]):
+    if query.ids is not None:
+        others = [name for name in ("status", "kind", "queue", "cursor") if getattr(query, name)]
+        if others:
+            raise HttpError(422, f"Invalid input: ids cannot be combined with {', '.join(others)}.")
+        ids = _ids_parsed(query.ids)
+        by_id = {job.uuid: job for job in selectors.jobs_by_ids_for_user(user=request.user, job_ids=ids)}
+        return {"items": [by_id[job_id] for job_id in ids if job_id in by_id], "next": None, "next_url": None}
+
+    jobs, last_key = selectors.jobs_page_for_user(
+        user=request.user,
+        status=query.status,
+        kind=query.kind,
+        queue=query.queue,
+        limit=page_limit(query.limit),
+        after=_job_key_from_cursor(query.cursor) if query.cursor else None,
+    )
+    next_cursor = cursor_encode([last_key[0].isoformat(), last_key[1]]) if last_key else None
+    next_url = None
+    if next_cursor:
+        params = {key: value for key, value in request.GET.items() if key != "cursor"}
+        params["cursor"] = next_cursor
+        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
+    return {"items": jobs, "next": next_cursor, "next_url": next_url}
+
+
+@router.get(
+    "/{job_id}",
+    response={200: JobDetailOut, **ERRORS},
+    summary="A job: status, progress, result, attempts and log",
+    url_name="job_detail",
+)
+def get_job(request: HttpRequest, job_id: str):
+    return selectors.job_get_for_user(user=request.user, job_id=job_id)
+
+
+@router.post(
+    "/{job_id}/cancel",
+    response={200: JobOut, 409: ErrorOut, **ERRORS},
+    summary="Cancel a job",
+    description="A waiting job is cancelled at once; a running one is asked to stop "
+    "(`cancel_requested` is true until it does).",
+)
+def cancel_job(request: HttpRequest, job_id: str):
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    try:
+        return services.job_cancel(job=job, by=request.user)
+    except services.JobStateError as exc:
+        raise HttpError(409, str(exc)) from None
+
+
+@router.post(
+    "/{job_id}/retry",
+    response={202: JobOut, 409: ErrorOut, **ERRORS},
+    summary="Retry a failed job now, or replay a dead or cancelled one",
+)
+def retry_job(request: HttpRequest, job_id: str):
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    try:
+        return Status(202, services.job_retry(job=job, by=request.user))
+    except services.JobStateError as exc:
+        raise HttpError(409, str(exc)) from None

@@ -1,0 +1,580 @@
+"""The jobs JSON API: submit, watch, list, poll many, cancel, retry; access and errors."""
+
+import datetime
+import uuid
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from apps.core.api import cursor_encode
+from apps.core.services import api_token_create
+from apps.jobs import broker, runner, services
+from apps.jobs.models import Job, JobAttempt, Status
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def broker_stubbed(monkeypatch) -> None:
+    """on_commit callbacks fire in transactional tests: hand nothing to a real broker."""
+    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
+
+
+def runs_jobs(test):
+    """runner.execute() reopens its database connection, as a worker does: a test that runs
+    jobs needs committed rows (PostgreSQL refuses a new connection inside the test's
+    transaction)."""
+    return pytest.mark.usefixtures("broker_stubbed")(pytest.mark.django_db(transaction=True)(test))
+
+
+JOBS_URL = "/api/jobs"
+
+
+def job_url(job: Job, action: str = "") -> str:
+    return f"{JOBS_URL}/{job.uuid}" + (f"/{action}" if action else "")
+
+
+def run_until_settled(job: Job) -> Job:
+    """Run attempts inline, bringing each pending retry forward, until the job stops waiting."""
+    for _ in range(20):
+        job.refresh_from_db()
+        if job.status == Status.FAILED:
+            services.jobs_publish_due(now=job.run_at + datetime.timedelta(seconds=1))
+            job.refresh_from_db()
+        if job.status != Status.QUEUED:
+            return job
+        runner.execute(job.pk)
+    raise AssertionError(f"job {job.uuid} never settled (status {job.status})")
+
+
+# --- Access ---------------------------------------------------------------------------
+
+
+def test_anonymous_gets_401(client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+
+    for response in (
+        client.get(JOBS_URL),
+        client.get(job_url(job)),
+        client.get(f"{JOBS_URL}/kinds"),
+        client.post(JOBS_URL, {"kind": "diagnostics.noop"}, content_type="application/json"),
+        client.post(job_url(job, "cancel")),
+    ):
+        assert response.status_code == 401
+        assert "Authentication required" in response.json()["message"]
+    assert Job.objects.get(pk=job.pk).status == Status.QUEUED
+
+
+def test_other_user_gets_404(client, alice, bob):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+    client.force_login(bob)
+
+    assert client.get(job_url(job)).status_code == 404
+    assert client.post(job_url(job, "cancel")).status_code == 404
+    assert client.post(job_url(job, "retry")).status_code == 404
+    assert client.get(JOBS_URL, {"ids": str(job.uuid)}).json()["items"] == []
+    assert client.get(JOBS_URL).json()["items"] == []
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED
+
+
+def test_unknown_or_malformed_job_id_gets_404(alice_client):
+    assert alice_client.get(f"{JOBS_URL}/{uuid.uuid4()}").json() == {"message": "No such job."}
+    assert alice_client.get(f"{JOBS_URL}/not-a-uuid").status_code == 404
+
+
+def test_staff_sees_and_cancels_anyones_job(client, alice, ops):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+    client.force_login(ops)
+
+    assert client.get(job_url(job)).json()["id"] == str(job.uuid)
+    assert [item["id"] for item in client.get(JOBS_URL).json()["items"]] == [str(job.uuid)]
+    assert client.post(job_url(job, "cancel")).json()["status"] == "cancelled"
+
+
+def test_token_authenticates_without_session(alice):
+    _, raw = api_token_create(user=alice, name="laptop")
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.noop"},
+        content_type="application/json",
+        headers={"authorization": f"Bearer {raw}"},
+    )
+
+    assert response.status_code == 202
+    assert Job.objects.get().owner == alice
+
+
+def test_session_post_without_csrf_token_is_refused(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+
+    response = client.post(JOBS_URL, {"kind": "diagnostics.noop"}, content_type="application/json")
+
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+# --- Submitting -----------------------------------------------------------------------
+
+
+def test_owner_submits_job_and_gets_its_url(alice_client, alice):
+    response = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.sleep", "params": {"seconds": 0, "steps": 2}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 202
+    body = response.json()
+    job = Job.objects.get()
+    assert job.owner == alice and job.params == {"seconds": 0.0, "steps": 2}
+    assert body["id"] == str(job.uuid)
+    assert body["status"] == "queued"
+    assert body["url"] == f"http://testserver/api/jobs/{job.uuid}"
+    assert body["page_url"] == f"http://testserver/jobs/{job.uuid}/"
+    assert response["Location"] == body["url"]
+    assert body["progress"] == {"done": 0, "total": None, "percent": None, "message": "", "eta_seconds": None}
+
+
+@runs_jobs
+def test_submitted_job_runs_and_owner_sees_result_and_progress(alice_client):
+    body = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.sleep", "params": {"seconds": 0, "steps": 4}},
+        content_type="application/json",
+    ).json()
+
+    assert runner.execute(Job.objects.get().pk) == "succeeded"
+
+    job = alice_client.get(body["url"]).json()
+    assert job["status"] == "succeeded"
+    assert job["result"] == {"slept": 0.0}
+    assert job["progress"]["percent"] == 100.0
+    assert job["progress"]["done"] == job["progress"]["total"] == 4
+    assert job["attempts"] == 1
+    assert job["started_at"] and job["finished_at"]
+    assert [attempt["outcome"] for attempt in job["history"]] == ["succeeded"]
+    assert job["log"][-1].endswith("slept 0s in 4 steps")
+
+
+def test_unknown_kind_is_422_naming_it(alice_client):
+    response = alice_client.post(JOBS_URL, {"kind": "reports.nope"}, content_type="application/json")
+
+    assert response.status_code == 422
+    assert "'reports.nope'" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_params_of_wrong_type_is_422_naming_the_field(alice_client):
+    response = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.sleep", "params": {"seconds": "soon"}},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    message = response.json()["message"]
+    assert "diagnostics.sleep" in message and "seconds" in message
+    assert not Job.objects.exists()
+
+
+def test_unexpected_param_is_422(alice_client):
+    response = alice_client.post(
+        JOBS_URL, {"kind": "diagnostics.noop", "params": {"colour": "red"}}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert "colour" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_params_that_are_not_an_object_are_422(alice_client):
+    response = alice_client.post(
+        JOBS_URL, {"kind": "diagnostics.noop", "params": [1, 2]}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert "params" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_non_staff_cannot_submit_non_public_kind(alice_client):
+    response = alice_client.post(JOBS_URL, {"kind": "diagnostics.hang"}, content_type="application/json")
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Job kind 'diagnostics.hang' can only be submitted by staff."}
+    assert not Job.objects.exists()
+
+
+def test_staff_can_submit_non_public_kind(ops_client, ops):
+    response = ops_client.post(
+        JOBS_URL, {"kind": "diagnostics.hang", "params": {"seconds": 1}}, content_type="application/json"
+    )
+
+    assert response.status_code == 202
+    assert Job.objects.get().owner == ops
+
+
+def test_unknown_queue_is_422(alice_client):
+    response = alice_client.post(
+        JOBS_URL, {"kind": "diagnostics.noop", "queue": "urgent"}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert "queue" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_queue_can_be_chosen(alice_client):
+    response = alice_client.post(
+        JOBS_URL, {"kind": "diagnostics.noop", "queue": "high"}, content_type="application/json"
+    )
+
+    assert response.json()["queue"] == "high"
+    assert Job.objects.get().queue == "high"
+
+
+def test_run_at_in_the_future_schedules_the_job(alice_client):
+    later = timezone.now() + datetime.timedelta(hours=1)
+
+    body = alice_client.post(
+        JOBS_URL, {"kind": "diagnostics.noop", "run_at": later.isoformat()}, content_type="application/json"
+    ).json()
+
+    assert body["status"] == "scheduled"
+    due = datetime.datetime.fromisoformat(body["run_at"].replace("Z", "+00:00"))
+    assert abs(due - later) < datetime.timedelta(milliseconds=1)
+
+
+def test_run_at_without_timezone_is_422(alice_client):
+    response = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.noop", "run_at": "2030-01-01T12:00:00"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert "run_at" in response.json()["message"] and "timezone" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_webhook_url_must_be_http(alice_client):
+    bad = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.noop", "webhook_url": "file:///etc/passwd"},
+        content_type="application/json",
+    )
+    good = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.noop", "webhook_url": "https://example.com/hooks/tempo"},
+        content_type="application/json",
+    )
+
+    assert bad.status_code == 422 and "webhook_url" in bad.json()["message"]
+    assert good.status_code == 202
+    assert Job.objects.get().webhook_url == "https://example.com/hooks/tempo"
+
+
+def test_same_idempotency_key_returns_the_same_job(alice_client):
+    payload = {"kind": "diagnostics.sleep", "params": {"seconds": 1}, "idempotency_key": "import-42"}
+
+    first = alice_client.post(JOBS_URL, payload, content_type="application/json").json()
+    second = alice_client.post(JOBS_URL, payload, content_type="application/json").json()
+
+    assert first["id"] == second["id"]
+    assert Job.objects.count() == 1
+
+
+def test_idempotency_key_reused_for_another_job_is_409(alice_client):
+    alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.sleep", "params": {"seconds": 1}, "idempotency_key": "k"},
+        content_type="application/json",
+    )
+
+    response = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.sleep", "params": {"seconds": 2}, "idempotency_key": "k"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 409
+    assert "'k'" in response.json()["message"]
+    assert Job.objects.count() == 1
+
+
+def test_idempotency_keys_of_different_users_do_not_collide(client, alice, bob):
+    for user in (alice, bob):
+        client.force_login(user)
+        client.post(
+            JOBS_URL, {"kind": "diagnostics.noop", "idempotency_key": "k"}, content_type="application/json"
+        )
+
+    assert Job.objects.filter(idempotency_key="k").count() == 2
+
+
+# --- Kinds ----------------------------------------------------------------------------
+
+
+def test_user_sees_public_kinds_with_their_params_schema(alice_client):
+    kinds = {kind["name"]: kind for kind in alice_client.get(f"{JOBS_URL}/kinds").json()}
+
+    assert "diagnostics.sleep" in kinds
+    assert "diagnostics.hang" not in kinds
+    assert "jobs.prune" not in kinds
+    sleep = kinds["diagnostics.sleep"]
+    assert sleep["public"] is True and sleep["queue"] == "default"
+    assert sleep["description"].startswith("Sleeps in steps")
+    assert set(sleep["params_schema"]["properties"]) == {"seconds", "steps"}
+
+
+def test_staff_sees_every_kind(ops_client):
+    names = [kind["name"] for kind in ops_client.get(f"{JOBS_URL}/kinds").json()]
+
+    assert {"diagnostics.hang", "jobs.prune", "diagnostics.noop"} <= set(names)
+
+
+# --- Listing --------------------------------------------------------------------------
+
+
+def make_jobs(owner, count: int, *, kind: str = "diagnostics.noop", same_time: bool = True) -> list[Job]:
+    """``count`` jobs, newest last; with ``same_time`` they share created_at (tie-break by id)."""
+    jobs = [services.enqueue(kind, owner=owner) for _ in range(count)]
+    if same_time:
+        Job.objects.filter(pk__in=[job.pk for job in jobs]).update(created_at=jobs[0].created_at)
+    return jobs
+
+
+def test_owner_lists_own_jobs_newest_first(alice_client, alice, bob):
+    mine = make_jobs(alice, 3, same_time=False)
+    make_jobs(bob, 2)
+
+    body = alice_client.get(JOBS_URL).json()
+
+    assert [item["id"] for item in body["items"]] == [str(job.uuid) for job in reversed(mine)]
+    assert body["next"] is None and body["next_url"] is None
+
+
+def test_list_pages_through_jobs_created_at_the_same_moment(alice_client, alice):
+    jobs = make_jobs(alice, 5)
+    expected = [str(job.uuid) for job in reversed(jobs)]
+
+    seen, url, pages = [], f"{JOBS_URL}?limit=2", 0
+    while url:
+        body = alice_client.get(url).json()
+        seen += [item["id"] for item in body["items"]]
+        url, pages = body["next_url"], pages + 1
+
+    assert seen == expected
+    assert pages == 3
+
+
+def test_list_filters_by_status_kind_and_queue(alice_client, alice):
+    noop, sleep = (
+        services.enqueue("diagnostics.noop", owner=alice),
+        services.enqueue("diagnostics.sleep", owner=alice),
+    )
+    high = services.enqueue("diagnostics.noop", owner=alice, queue="high")
+    services.job_cancel(job=sleep)
+
+    def ids(**query) -> set[str]:
+        return {item["id"] for item in alice_client.get(JOBS_URL, query).json()["items"]}
+
+    assert ids(status="cancelled") == {str(sleep.uuid)}
+    assert ids(kind="diagnostics.noop") == {str(noop.uuid), str(high.uuid)}
+    assert ids(queue="high") == {str(high.uuid)}
+    assert ids(status="queued", queue="default") == {str(noop.uuid)}
+
+
+def test_list_with_unknown_status_is_422(alice_client):
+    response = alice_client.get(JOBS_URL, {"status": "lost"})
+
+    assert response.status_code == 422
+    assert "status" in response.json()["message"]
+
+
+def test_list_with_forged_cursor_is_422(alice_client):
+    for cursor in ("nonsense!", cursor_encode(["yesterday", 1]), cursor_encode(["2024-01-01T00:00:00", 1])):
+        response = alice_client.get(JOBS_URL, {"cursor": cursor})
+        assert response.status_code == 422
+        assert "cursor" in response.json()["message"]
+
+
+def test_list_query_count_does_not_grow_with_jobs(alice_client, alice, django_assert_max_num_queries):
+    make_jobs(alice, 2)
+    with CaptureQueriesContext(connection) as few:
+        assert len(alice_client.get(JOBS_URL).json()["items"]) == 2
+    make_jobs(alice, 10)
+
+    # Session, user, one page.
+    with django_assert_max_num_queries(3):
+        assert len(alice_client.get(JOBS_URL).json()["items"]) == 12
+    with django_assert_max_num_queries(3):
+        assert len(alice_client.get(JOBS_URL, {"limit": 5}).json()["items"]) == 5
+    assert len(few.captured_queries) <= 3
+
+
+# --- Many by id (polling) -------------------------------------------------------------
+
+
+def test_ids_returns_those_jobs_in_the_order_asked(alice_client, alice):
+    first, _, third = make_jobs(alice, 3)
+
+    body = alice_client.get(JOBS_URL, {"ids": f"{third.uuid},{first.uuid}"}).json()
+
+    assert [item["id"] for item in body["items"]] == [str(third.uuid), str(first.uuid)]
+    assert body["next"] is None
+
+
+def test_ids_silently_omits_unknown_and_foreign_jobs(alice_client, alice, bob):
+    mine = services.enqueue("diagnostics.noop", owner=alice)
+    theirs = services.enqueue("diagnostics.noop", owner=bob)
+
+    body = alice_client.get(
+        JOBS_URL, {"ids": f"{uuid.uuid4()}, {theirs.uuid}, {mine.uuid}, {mine.uuid}"}
+    ).json()
+
+    assert [item["id"] for item in body["items"]] == [str(mine.uuid)]
+
+
+def test_ids_with_an_invalid_id_is_422_naming_it(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+
+    response = alice_client.get(JOBS_URL, {"ids": f"{job.uuid},banana"})
+
+    assert response.status_code == 422
+    assert "'banana'" in response.json()["message"]
+
+
+def test_ids_are_capped_at_100(alice_client):
+    response = alice_client.get(JOBS_URL, {"ids": ",".join(str(uuid.uuid4()) for _ in range(101))})
+
+    assert response.status_code == 422
+    assert "at most 100" in response.json()["message"]
+    assert (
+        alice_client.get(JOBS_URL, {"ids": ",".join(str(uuid.uuid4()) for _ in range(100))}).status_code
+        == 200
+    )
+
+
+def test_ids_cannot_be_combined_with_filters(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+
+    response = alice_client.get(JOBS_URL, {"ids": str(job.uuid), "status": "queued"})
+
+    assert response.status_code == 422
+    assert "status" in response.json()["message"]
+
+
+def test_ids_query_count_does_not_grow_with_jobs(alice_client, alice, django_assert_max_num_queries):
+    jobs = make_jobs(alice, 12)
+
+    with django_assert_max_num_queries(3):
+        assert len(alice_client.get(JOBS_URL, {"ids": str(jobs[0].uuid)}).json()["items"]) == 1
+    with django_assert_max_num_queries(3):
+        body = alice_client.get(JOBS_URL, {"ids": ",".join(str(job.uuid) for job in jobs)}).json()
+    assert len(body["items"]) == 12
+
+
+# --- Cancel and retry -----------------------------------------------------------------
+
+
+@runs_jobs
+def test_owner_cancels_waiting_job(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+
+    response = alice_client.post(job_url(job, "cancel"))
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert runner.execute(job.pk) == "not claimed"
+
+
+def test_cancelling_running_job_asks_it_to_stop(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+    services.job_claim(job_id=job.pk, worker="test:1")
+
+    body = alice_client.post(job_url(job, "cancel")).json()
+
+    assert body["status"] == "running"
+    assert body["cancel_requested"] is True
+
+
+@runs_jobs
+def test_cancelling_finished_job_is_409(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+    runner.execute(job.pk)
+
+    response = alice_client.post(job_url(job, "cancel"))
+
+    assert response.status_code == 409
+    assert response.json() == {"message": "The job already ended (succeeded)."}
+
+
+@runs_jobs
+def test_dead_job_replays_keeping_history(alice_client, alice):
+    job = services.enqueue("diagnostics.fail", params={"times": 3}, owner=alice)
+    job = run_until_settled(job)
+    assert job.status == Status.DEAD and job.attempts == 3
+
+    response = alice_client.post(job_url(job, "retry"))
+
+    assert response.status_code == 202
+    body = response.json()
+    assert body["status"] == "queued"
+    assert body["attempts"] == 3 and body["max_attempts"] == 6
+    job = run_until_settled(job)
+    assert job.status == Status.SUCCEEDED
+    detail = alice_client.get(job_url(job)).json()
+    assert [a["outcome"] for a in detail["history"]] == ["failed", "failed", "failed", "succeeded"]
+    assert detail["result"] == {"succeeded_on_attempt": 4}
+
+
+@runs_jobs
+def test_failed_job_retries_now_instead_of_waiting(alice_client, alice):
+    job = services.enqueue("diagnostics.fail", params={"times": 1}, owner=alice)
+    runner.execute(job.pk)
+    job.refresh_from_db()
+    assert job.status == Status.FAILED and job.run_at > timezone.now()
+
+    body = alice_client.post(job_url(job, "retry")).json()
+
+    assert body["status"] == "queued" and body["run_at"] is None
+    assert runner.execute(job.pk) == "succeeded"
+    assert JobAttempt.objects.filter(job=job).count() == 2
+
+
+def test_retrying_queued_job_is_409(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+
+    response = alice_client.post(job_url(job, "retry"))
+
+    assert response.status_code == 409
+    assert "Only dead, cancelled or failed jobs" in response.json()["message"]
+    job.refresh_from_db()
+    assert job.status == Status.QUEUED
+
+
+@runs_jobs
+def test_cancelled_job_can_be_replayed(alice_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+    alice_client.post(job_url(job, "cancel"))
+
+    assert alice_client.post(job_url(job, "retry")).json()["status"] == "queued"
+    assert runner.execute(job.pk) == "succeeded"
+
+
+def test_openapi_schema_documents_the_jobs_endpoints(alice_client):
+    schema = alice_client.get("/api/openapi.json").json()
+
+    assert {"/api/jobs", "/api/jobs/kinds", "/api/jobs/{job_id}", "/api/jobs/{job_id}/retry"} <= set(
+        schema["paths"]
+    )
+    assert {"202", "403", "422"} <= set(schema["paths"]["/api/jobs"]["post"]["responses"])
