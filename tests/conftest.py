@@ -28,6 +28,12 @@ def _collected_static(tmp_path_factory):
         call_command("collectstatic", interactive=False, verbosity=0)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Personas are created in most tests; a deliberately slow hasher would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def alice(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", PASSWORD)
