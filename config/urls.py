@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
+    path("jobs/", include("apps.jobs.urls")),
     path("", include("apps.commerce.urls")),
 ]
 

@@ -1,0 +1,339 @@
+"""Job pages: the list of jobs and one job's status, kept live by htmx polling.
+
+Without JavaScript a plain reload shows the current state. With htmx, a page polls only
+while something on it can still change, in one request per poll:
+
+- the detail page polls its own URL, which answers htmx requests with the live part;
+- the list page polls ``/jobs/poll?ids=…`` for all of its unfinished jobs at once and
+  gets their changing cells back as out-of-band swaps.
+
+Each poll sends the ETag of what it shows (as If-None-Match, set by the page: a header
+the page sets itself makes the browser pass a 304 through instead of answering from its
+cache); an unchanged job answers 304 with no body, and htmx (configured in
+jobs/_htmx.html) swaps nothing.
+"""
+
+import datetime
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from functools import wraps
+from uuid import UUID
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.jobs import selectors, services
+from apps.jobs.forms import JobFilterForm
+from apps.jobs.models import Job, Status
+
+JOBS_PER_PAGE = 25
+POLL_MAX_IDS = 100
+# Seconds between polls: a job about to move is watched closely; one waiting for its
+# scheduled time or its next retry (minutes away, maybe) is not.
+POLL_EVERY_ACTIVE = 1
+POLL_EVERY_WAITING = 5
+
+
+def _login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """login_required that sends an htmx poll of an expired session to the login page as a
+    whole page, instead of swapping the login form into a fragment."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        path = request.get_full_path()
+        if request.htmx:
+            path = request.htmx.current_url_abs_path or path
+            login = redirect_to_login(path)
+            return HttpResponseClientRedirect(login["Location"])
+        return redirect_to_login(path)
+
+    return wrapper
+
+
+def _poll_every(jobs: Iterable[Job]) -> int | None:
+    """Seconds until the next poll, or None when nothing shown can change any more."""
+    statuses = {job.status for job in jobs if not job.is_final}
+    if not statuses:
+        return None
+    if statuses & {Status.QUEUED, Status.RUNNING}:
+        return POLL_EVERY_ACTIVE
+    return POLL_EVERY_WAITING
+
+
+def _etag(user, parts: Iterable) -> str:
+    # What a page shows depends on who looks (staff see owners and tracebacks).
+    digest = hashlib.sha256(repr((user.pk, user.is_staff, *parts)).encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+def _row_state(job: Job) -> tuple:
+    """Everything a row of the list shows that can change."""
+    return (
+        str(job.uuid),
+        job.status,
+        job.updated_at,
+        job.progress_done,
+        job.progress_total,
+        job.progress_message,
+        job.attempts,
+        job.max_attempts,
+        job.finished_at,
+        job.cancel_requested_at,
+    )
+
+
+def _detail_state(job: Job) -> tuple:
+    """Everything the live part of the detail page shows that can change.
+
+    The runner writes progress, log and heartbeats without touching updated_at, so
+    those columns are part of the tag themselves.
+    """
+    log = job.log or []
+    return (
+        *_row_state(job),
+        eta_text(job.eta_seconds),
+        job.started_at,
+        len(log),
+        log[-1] if log else "",
+    )
+
+
+def _poll_headers(etag: str) -> str:
+    return json.dumps({"If-None-Match": etag})
+
+
+def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
+    """A 304 (empty body) if the client already shows this state, else None."""
+    response = get_conditional_response(request, etag=etag)
+    if response is None:
+        return None
+    response["ETag"] = etag
+    _live_headers(response)
+    return response
+
+
+def _live_headers(response: HttpResponseBase) -> HttpResponseBase:
+    # Live state: caches may keep it but must ask each time.
+    patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ["HX-Request", "Cookie"])
+    return response
+
+
+def eta_text(seconds: float | None) -> str:
+    """``about 12 s left``, ``about 3 min left``, ``about 2 h left``; "" when unknown."""
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"about {max(round(seconds), 1)} s left"
+    if seconds < 90 * 60:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"
+
+
+# --- List ------------------------------------------------------------------------------
+
+
+def _page_key(cursor: str | None) -> tuple[datetime.datetime, int] | None:
+    """The (created_at, id) key in a pager link; None if absent or damaged."""
+    if not cursor:
+        return None
+    try:
+        created_at, pk = cursor_decode(cursor, length=2)
+        return datetime.datetime.fromisoformat(created_at), int(pk)
+    except (InvalidCursor, TypeError, ValueError):
+        return None
+
+
+def _jobs_page(jobs, *, after, before) -> tuple[list[Job], str | None, str | None]:
+    """One page of a newest-first queryset by keyset, with cursors for older/newer pages.
+
+    Keyset instead of page numbers: no COUNT over all jobs (staff see every job), and
+    pages do not shift while new jobs arrive. Both directions use the
+    (owner, -created_at) index; one query.
+    """
+    if after is not None:
+        created_at, pk = after
+        jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+    elif before is not None:
+        created_at, pk = before
+        jobs = jobs.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=pk))
+        jobs = jobs.order_by("created_at", "id")
+    rows = list(jobs[: JOBS_PER_PAGE + 1])
+    more = len(rows) > JOBS_PER_PAGE
+    rows = rows[:JOBS_PER_PAGE]
+    if before is not None:
+        rows.reverse()
+        has_newer, has_older = more, True
+    else:
+        has_newer, has_older = after is not None, more
+    if not rows:
+        return [], None, None
+
+    def key(job: Job) -> str:
+        return cursor_encode([job.created_at.isoformat(), job.pk])
+
+    return rows, key(rows[0]) if has_newer else None, key(rows[-1]) if has_older else None
+
+
+def _poller_context(request: HttpRequest, jobs: list[Job]) -> dict:
+    """The hidden element that polls for all unfinished jobs of a list page at once."""
+    live = [job for job in jobs if not job.is_final]
+    every = _poll_every(live)
+    if every is None:
+        return {"poll_url": None}
+    ids = ",".join(str(job.uuid) for job in live)
+    etag = _etag(request.user, ["list", *(_row_state(job) for job in live)])
+    return {
+        "poll_url": f"{reverse('jobs:poll')}?ids={ids}",
+        "poll_every": every,
+        "poll_headers": _poll_headers(etag),
+    }
+
+
+@_login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    form = JobFilterForm(request.GET)
+    jobs, newer, older = None, None, None
+    if form.is_valid():
+        queryset = selectors.jobs_list_for_user(
+            user=request.user,
+            status=form.cleaned_data["status"] or None,
+            kind=form.cleaned_data["kind"] or None,
+            queue=form.cleaned_data["queue"] or None,
+        )
+        after = _page_key(request.GET.get("after"))
+        # A link carries one of the two; "after" wins if someone writes both.
+        before = None if after else _page_key(request.GET.get("before"))
+        jobs, newer, older = _jobs_page(queryset, after=after, before=before)
+    context = {
+        "form": form,
+        "jobs": jobs,
+        "newer_cursor": newer,
+        "older_cursor": older,
+        "show_owner": request.user.is_staff,
+        "filtered": any(request.GET.get(name) for name in form.fields),
+        **_poller_context(request, jobs or []),
+    }
+    return render(request, "jobs/job_list.html", context)
+
+
+def _uuids(raw: str) -> list[UUID]:
+    ids = []
+    for part in raw.split(",")[:POLL_MAX_IDS]:
+        try:
+            ids.append(UUID(part.strip()))
+        except ValueError:
+            continue
+    return ids
+
+
+@_login_required
+@require_GET
+def jobs_poll(request: HttpRequest) -> HttpResponse:
+    """The changing cells of several list rows, as out-of-band swaps: one request per poll.
+
+    Jobs that are unknown or not the user's are left out; finished ones are sent once
+    more (their final state) and then no longer polled.
+    """
+    ids = _uuids(request.GET.get("ids", ""))
+    jobs = selectors.jobs_by_ids_for_user(user=request.user, job_ids=ids) if ids else []
+    # The order of the page that asked, so that the tag matches the one it rendered.
+    position = {job_id: index for index, job_id in enumerate(ids)}
+    jobs.sort(key=lambda job: position[job.uuid])
+    etag = _etag(request.user, ["list", *(_row_state(job) for job in jobs)])
+    not_modified = _not_modified(request, etag)
+    if not_modified is not None:
+        return not_modified
+    context = {"jobs": jobs, **_poller_context(request, jobs)}
+    response = render(request, "jobs/_poll.html", context)
+    response["ETag"] = etag
+    return _live_headers(response)
+
+
+# --- Detail ----------------------------------------------------------------------------
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+@_login_required
+@require_GET
+def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """The whole page; for an htmx poll, only its live part (or 304 if unchanged)."""
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    etag = _etag(request.user, ["detail", *_detail_state(job)])
+    if request.htmx:
+        not_modified = _not_modified(request, etag)
+        if not_modified is not None:
+            return not_modified
+    context = {
+        "job": job,
+        "attempts": list(job.attempt_history.all()),
+        "eta": eta_text(job.eta_seconds),
+        "params_json": json.dumps(job.params, sort_keys=True),
+        "result_json": json.dumps(job.result, indent=2, sort_keys=True),
+        "show_traceback": request.user.is_staff or job.owner_id == request.user.pk,
+        "can_cancel": not job.is_final,
+        "can_retry": job.status in (Status.DEAD, Status.CANCELLED, Status.FAILED),
+        "poll_every": None if job.is_final else _poll_every([job]),
+        "poll_headers": _poll_headers(etag),
+        "show_owner": request.user.is_staff,
+    }
+    template = "jobs/_job_live.html" if request.htmx else "jobs/job_detail.html"
+    response = render(request, template, context)
+    if request.htmx:
+        response["ETag"] = etag
+    return _live_headers(response)
+
+
+@_login_required
+@require_POST
+def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    try:
+        job = services.job_cancel(job=job, by=request.user)
+    except services.JobStateError as exc:
+        messages.error(request, f"Cannot cancel: {exc}")
+    else:
+        if job.status == Status.CANCELLED:
+            messages.success(request, "Job cancelled.")
+        else:
+            messages.info(
+                request,
+                "Cancel requested: the job stops at its next progress report "
+                f"(or is ended within {settings.JOBS_CANCEL_GRACE:g} s).",
+            )
+    return redirect(_safe_next(request, reverse("jobs:detail", args=[job.uuid])))
+
+
+@_login_required
+@require_POST
+def job_retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    try:
+        job = services.job_retry(job=job, by=request.user)
+    except services.JobStateError as exc:
+        messages.error(request, f"Cannot retry: {exc}")
+    else:
+        messages.success(request, "Job queued again.")
+    return redirect(_safe_next(request, reverse("jobs:detail", args=[job.uuid])))
