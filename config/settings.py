@@ -5,6 +5,7 @@ so that a fresh machine works with no server installed. Production sets
 DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
+import sys
 from pathlib import Path
 
 import environ
@@ -91,13 +92,21 @@ TEMPLATES = [
 # --- Databases -------------------------------------------------------------------
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+# django-q2 forks its worker processes from a parent that has used the database; a
+# forked psycopg pool would share its sockets between processes. qcluster processes use
+# persistent per-process connections instead (django-q2 closes them before each fork).
+_IS_QCLUSTER = sys.argv[1:2] == ["qcluster"]
+DB_POOL = env.bool("DB_POOL", default=not _IS_QCLUSTER)
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=300)
 
 
 def database_config(url: str) -> dict:
     """One DATABASES entry from a URL; PostgreSQL gets psycopg 3's connection pool."""
     config = env.db_url_config(url)
     config["CONN_HEALTH_CHECKS"] = True
-    if config["ENGINE"] == "django.db.backends.postgresql":
+    if config["ENGINE"] == "django.db.backends.postgresql" and not DB_POOL:
+        config["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+    elif config["ENGINE"] == "django.db.backends.postgresql":
         # Django's pool replaces persistent connections: CONN_MAX_AGE must stay 0.
         config["CONN_MAX_AGE"] = 0
         config.setdefault("OPTIONS", {})["pool"] = {
