@@ -18,7 +18,7 @@ import traceback
 from collections import deque
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from apps.jobs import services
@@ -115,7 +115,14 @@ class Heartbeat(threading.Thread):
         interval = settings.JOBS_HEARTBEAT_INTERVAL
         try:
             while not self.stopping.wait(interval):
-                owned, cancel = services.job_heartbeat(job_id=self.ctx.job_id, attempt=self.ctx.attempt)
+                try:
+                    owned, cancel = services.job_heartbeat(job_id=self.ctx.job_id, attempt=self.ctx.attempt)
+                except DatabaseError as exc:
+                    # A database hiccup must not end the heartbeat for good, or the live job
+                    # would be taken for lost and run again: retry with a fresh connection.
+                    logger.warning("heartbeat of job %s failed, retrying: %s", self.ctx.job_id, exc)
+                    connection.close()
+                    continue
                 self.ctx._observe(owned, cancel)
                 if not owned:
                     return

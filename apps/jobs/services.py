@@ -27,6 +27,8 @@ from apps.jobs.signals import job_finished, job_started
 logger = logging.getLogger("apps.jobs")
 
 LOG_LINES_KEPT = 200
+# Lost attempts (the worker died) that do not count against a job's max_attempts.
+LOST_ATTEMPTS_FORGIVEN = 2
 
 
 class JobInputError(ValueError):
@@ -173,6 +175,10 @@ def _finish(job: Job, attempt: int, outcome: str, error: str = "", retry_delay=N
 
 
 def _send_finished(job_id: int) -> None:
+    # Reading the row back costs a query per job: none when nobody listens.
+    if not job_finished.has_listeners(Job):
+        return
+
     def send() -> None:
         job = Job.objects.filter(pk=job_id).first()
         if job is not None:
@@ -243,6 +249,14 @@ def job_fail(
         fields["log"] = log[-LOG_LINES_KEPT:]
     if progress is not None:
         fields["progress_done"], fields["progress_total"], fields["progress_message"] = progress
+    if outcome == JobAttempt.Outcome.LOST and (
+        JobAttempt.objects.filter(job=job, outcome=JobAttempt.Outcome.LOST).count() < LOST_ATTEMPTS_FORGIVEN
+    ):
+        # A killed worker (deploy, OOM kill) is not the job's fault: the attempt is given
+        # back, so even a one-attempt job runs again. A job that keeps taking its worker
+        # down still ends dead.
+        job.max_attempts += 1
+        fields["max_attempts"] = job.max_attempts
     delay = None
     if job.attempts < job.max_attempts:
         delay = retry_delay(_kind_or_none(job.kind), job.attempts)
