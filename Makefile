@@ -28,7 +28,7 @@ demo-data: migrate
 	$(BIN)/python manage.py load_tpch --scale 0.01 --if-empty
 
 run: demo-data
-	PORT=$(PORT) $(BIN)/honcho start
+	$(BIN)/honcho start --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
