@@ -104,6 +104,13 @@ def database_config(url: str) -> dict:
     """One DATABASES entry from a URL; PostgreSQL gets psycopg 3's connection pool."""
     config = env.db_url_config(url)
     config["CONN_HEALTH_CHECKS"] = True
+    if config["ENGINE"] == "django.db.backends.postgresql" and _IS_QCLUSTER:
+        # A job's state writes need not wait for the disk: if the last ones are lost in a
+        # crash, the job is found queued or with a stale heartbeat and runs again
+        # (at-least-once), and WAL order means a durable end implies durable work before it.
+        config.setdefault("OPTIONS", {})["options"] = (
+            f"-c synchronous_commit={env.str('JOBS_WORKER_SYNCHRONOUS_COMMIT', default='off')}"
+        )
     if config["ENGINE"] == "django.db.backends.postgresql" and not DB_POOL:
         config["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
     elif config["ENGINE"] == "django.db.backends.postgresql":

@@ -15,8 +15,7 @@ from typing import Any
 import pydantic
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.jobs import broker
@@ -108,38 +107,42 @@ def enqueue(
         run_at=run_at if due_later else None,
         published_at=None if due_later else now,
     )
-    try:
-        with transaction.atomic():
-            job.save(force_insert=True)
-    except IntegrityError:
-        if idempotency_key:
+    if not idempotency_key:
+        # One INSERT; outside a transaction it commits alone (no savepoint round trips).
+        job.save(force_insert=True)
+    else:
+        try:
+            with transaction.atomic():
+                job.save(force_insert=True)
+        except IntegrityError:
             # Another request with the same key won the race: return its job.
             return Job.objects.get(owner=owner, idempotency_key=idempotency_key)
-        raise
     if not due_later:
         _publish_on_commit(job)
     return job
 
 
 def job_claim(*, job_id: int, worker: str) -> Job | None:
-    """Take a queued job for this worker: one conditional UPDATE. None if someone else has it."""
+    """Take a queued job for this worker: one conditional UPDATE. None if someone else has it.
+
+    UPDATE … RETURNING claims and reads the row in a single round trip and commit, the
+    hottest path of every job. The attempt's history row is written when it ends.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        claimed = Job.objects.filter(pk=job_id, status=Status.QUEUED).update(
-            status=Status.RUNNING,
-            attempts=F("attempts") + 1,
-            started_at=now,
-            heartbeat_at=now,
-            worker=worker,
-            cancel_requested_at=None,
-            error="",
-            traceback="",
-            updated_at=now,
-        )
-        if not claimed:
-            return None
-        job = Job.objects.get(pk=job_id)
-        JobAttempt.objects.create(job=job, number=job.attempts, worker=worker, started_at=now)
+    ops = connection.ops
+    columns = ", ".join(ops.quote_name(field.column) for field in Job._meta.concrete_fields)
+    # Only quoted identifiers from the model are formatted in; values are parameters.
+    sql = (
+        f"UPDATE {ops.quote_name(Job._meta.db_table)} SET status = %s, attempts = attempts + 1, "  # noqa: S608
+        "started_at = %s, heartbeat_at = %s, updated_at = %s, worker = %s, "
+        "cancel_requested_at = NULL, error = '', traceback = '' "
+        f"WHERE id = %s AND status = %s RETURNING {columns}"
+    )
+    stamp = ops.adapt_datetimefield_value(now)
+    params = [Status.RUNNING, stamp, stamp, stamp, worker, job_id, Status.QUEUED]
+    job = next(iter(Job.objects.raw(sql, params)), None)
+    if job is None:
+        return None
     job_started.send(sender=Job, job=job)
     return job
 
@@ -169,8 +172,16 @@ def job_heartbeat(
 
 
 def _finish(job: Job, attempt: int, outcome: str, error: str = "", retry_delay=None) -> None:
-    JobAttempt.objects.filter(job=job, number=attempt).update(
-        finished_at=timezone.now(), outcome=outcome, error=error[:10000], retry_delay=retry_delay
+    """Record the history row of an attempt that ended (``job`` as it was while running)."""
+    JobAttempt.objects.create(
+        job=job,
+        number=attempt,
+        worker=job.worker,
+        started_at=job.started_at or timezone.now(),
+        finished_at=timezone.now(),
+        outcome=outcome,
+        error=error[:10000],
+        retry_delay=retry_delay,
     )
 
 
@@ -430,11 +441,8 @@ def jobs_republish_lost(*, now: datetime | None = None) -> int:
 
 
 def jobs_prune(*, now: datetime | None = None) -> int:
-    """Delete finished jobs older than JOBS_RETENTION_DAYS."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(days=settings.JOBS_RETENTION_DAYS)
-    deleted, _ = Job.objects.filter(status__in=FINAL_STATUSES, finished_at__lt=cutoff).delete()
-    return deleted
+    """Delete finished jobs older than JOBS_RETENTION_DAYS (the hourly schedule)."""
+    return jobs_purge(older_than_days=settings.JOBS_RETENTION_DAYS, now=now)
 
 
 def jobs_enqueue_scheduled(*, now: datetime | None = None) -> int:
