@@ -15,4 +15,7 @@ api = NinjaAPI(
 install_error_handlers(api)
 
 api.add_router("/commerce/", "apps.commerce.api.router")
+api.add_router("/notifications", "apps.notifications.api.router")
+api.add_router("/reports", "apps.reports.api.router")
+api.add_router("/monitoring", "apps.monitoring.api.router")
 api.add_router("/jobs", "apps.jobs.api.router")

@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.jobs",
     "apps.commerce",
+    "apps.notifications",
+    "apps.reports",
+    "apps.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -274,6 +277,12 @@ JOBS_REPUBLISH_AFTER = env.float("JOBS_REPUBLISH_AFTER", default=10.0)
 JOBS_REPUBLISH_MAX_AGE = env.float("JOBS_REPUBLISH_MAX_AGE", default=600.0)
 JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=30)
 JOBS_DISPATCHER_INTERVAL = env.float("JOBS_DISPATCHER_INTERVAL", default=0.5)
+
+# --- Notifications (issue 7: add this app's settings here) ---------------------------
+
+# --- Reports and import/export (issue 4: add this app's settings here) ---------------
+
+# --- Monitoring (issue 5: add this app's settings here) -----------------------------
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

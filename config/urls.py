@@ -12,6 +12,9 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
     path("jobs/", include("apps.jobs.urls")),
+    path("notifications/", include("apps.notifications.urls")),
+    path("reports/", include("apps.reports.urls")),
+    path("monitoring/", include("apps.monitoring.urls")),
     path("", include("apps.commerce.urls")),
 ]
 
