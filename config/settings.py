@@ -241,8 +241,6 @@ JOBS_WORKERS = {
 Q_CLUSTER = {
     "name": "default",
     "label": "Broker (django-q2)",
-    # django-q2 logs a line per message at INFO; our own "apps.jobs" logger tells the story.
-    "log_level": env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING"),
     "workers": JOBS_WORKERS["default"],
     # Prefetch little: a message held by a dying cluster waits for the dispatcher.
     "queue_limit": JOBS_WORKERS["default"] * 2,
@@ -296,5 +294,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # django-q2 logs a line per message at INFO; our "apps.jobs" logger tells the story.
+        "django-q": {"level": env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING")},
     },
 }
