@@ -45,8 +45,14 @@ class Job(models.Model):
     max_attempts = models.PositiveIntegerField(default=1)
     timeout = models.PositiveIntegerField(help_text="Seconds one attempt may run.")
 
+    # job_owner_created_idx (owner, -created_at) serves lookups by owner.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        db_index=False,
     )
     # NULL, not "", when absent: the unique constraints must ignore jobs without a key.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -81,15 +87,26 @@ class Job(models.Model):
                 name="job_system_idempotency_uniq",
             ),
         ]
+        # Every state change rewrites the row and each index entry it has, so the
+        # dispatcher's indexes are partial: a job is in at most one of them at a time.
         indexes = [
-            # Dispatcher: due scheduled jobs and retries, stale heartbeats, lost queued jobs.
-            models.Index(fields=["status", "run_at"], name="job_status_run_at_idx"),
-            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat_idx"),
-            models.Index(fields=["status", "queue", "published_at"], name="job_status_queue_pub_idx"),
+            models.Index(
+                fields=["run_at"],
+                condition=Q(status__in=[Status.SCHEDULED, Status.FAILED]),
+                name="job_due_idx",
+            ),
+            models.Index(
+                fields=["heartbeat_at"], condition=Q(status=Status.RUNNING), name="job_running_heartbeat_idx"
+            ),
+            models.Index(
+                fields=["queue", "published_at"], condition=Q(status=Status.QUEUED), name="job_queued_idx"
+            ),
+            models.Index(
+                fields=["finished_at"], condition=Q(status__in=FINAL_STATUSES), name="job_finished_idx"
+            ),
             # Pages and dashboards.
             models.Index(fields=["owner", "-created_at"], name="job_owner_created_idx"),
             models.Index(fields=["kind", "status"], name="job_kind_status_idx"),
-            models.Index(fields=["status", "finished_at"], name="job_status_finished_idx"),
         ]
 
     def __str__(self) -> str:
@@ -130,7 +147,8 @@ class JobAttempt(models.Model):
         LOST = "lost", "Worker lost"
         CANCELLED = "cancelled", "Cancelled"
 
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_history")
+    # jobattempt_job_number_idx (job, number) serves lookups by job.
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_history", db_index=False)
     number = models.PositiveIntegerField()
     worker = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField()

@@ -159,7 +159,9 @@ class Heartbeat(threading.Thread):
 
 def execute(job_id: int, *, in_worker: bool = False) -> str:
     """Run one job (the django-q2 task body). Returns what happened, for logs and tests."""
-    close_old_connections()
+    if not in_worker:
+        # django-q2's worker has just done this before calling us.
+        close_old_connections()
     job = services.job_claim(job_id=job_id, worker=services.worker_name())
     if job is None:
         return "not claimed"
