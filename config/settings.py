@@ -58,6 +58,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Read-your-writes replica routing: after request metrics, before Silk (DESIGN.md).
+    "apps.core.middleware.ReplicaRoutingMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -143,6 +145,25 @@ for index, replica_url in enumerate(DATABASE_REPLICA_URLS):
     DATABASES[f"replica_{index}"] = database_config(replica_url)
     # Replicas hold the primary's data; tests must not try to create them.
     DATABASES[f"replica_{index}"]["TEST"] = {"MIRROR": "default"}
+    # A stopped replica must cost a request little: its pool gives up fast (the router
+    # then retries the request on the primary and skips the replica).
+    replica_options = DATABASES[f"replica_{index}"].setdefault("OPTIONS", {})
+    if "pool" in replica_options:
+        replica_options["pool"]["timeout"] = env.float("REPLICA_POOL_TIMEOUT", default=2.0)
+    if DATABASES[f"replica_{index}"]["ENGINE"] == "django.db.backends.postgresql":
+        replica_options.setdefault("connect_timeout", 2)
+
+# --- Read replicas (apps.core.routing; README "Read replicas") -----------------------
+REPLICA_DATABASES = [alias for alias in DATABASES if alias.startswith("replica_")]
+DATABASE_ROUTERS = ["apps.core.routing.ReplicaRouter"]
+# Off: every read goes to the primary (the load test's baseline).
+REPLICA_ROUTING_ENABLED = env.bool("REPLICA_ROUTING_ENABLED", default=True)
+# A replica further behind than this (seconds) is skipped until it catches up.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=2.0)
+# Seconds between two measurements of every replica's health and lag (per process).
+REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=1.0)
+# After a client writes, its requests read from the primary for this long (signed cookie).
+REPLICA_STICKY_SECONDS = env.float("REPLICA_STICKY_SECONDS", default=5.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -277,8 +298,27 @@ JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=30)
 JOBS_DISPATCHER_INTERVAL = env.float("JOBS_DISPATCHER_INTERVAL", default=0.5)
 
 # --- Notifications (issue 7: add this app's settings here) ---------------------------
+# Webhooks may not reach loopback, private, link-local, multicast or reserved addresses
+# (SSRF: a URL naming 169.254.169.254 or an internal service) unless this is on: tests and
+# local development only.
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
+# Seconds to connect, and between bytes of the answer, for one webhook attempt.
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# An endpoint whose deliveries failed this many times in a row is disabled (owner notified).
+WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+# A job that ran at least this long is "long": its end is e-mailed by default.
+NOTIFICATIONS_LONG_JOB_SECONDS = env.int("NOTIFICATIONS_LONG_JOB_SECONDS", default=300)
+# Absolute links in e-mails and webhook payloads start with this.
+NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="http://localhost:8000").rstrip("/")
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 
 # --- Reports and import/export (issue 4: add this app's settings here) ---------------
+# Generated report files are deleted (hourly) this many days after they were written.
+REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
+# Where report files go inside the default storage (MEDIA_ROOT for the file system).
+REPORTS_STORAGE_PREFIX = env.str("REPORTS_STORAGE_PREFIX", default="reports")
+# Rows fetched per round trip from the server-side cursor that feeds a report or export.
+REPORTS_CHUNK_ROWS = env.int("REPORTS_CHUNK_ROWS", default=5000)
 
 # --- Monitoring (issue 5: add this app's settings here) -----------------------------
 

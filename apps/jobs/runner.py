@@ -39,6 +39,11 @@ class JobLost(Exception):
     """This attempt no longer holds the job (it was recovered and re-run elsewhere)."""
 
 
+class PermanentJobError(Exception):
+    """Raised by a job function whose failure another attempt cannot fix (a webhook answered
+    404, a URL that is refused): the job goes dead at once instead of being retried."""
+
+
 class JobContext:
     """What a job function gets to talk back: ``ctx.progress()``, ``ctx.log()``, cancellation."""
 
@@ -187,6 +192,17 @@ def execute(job_id: int, *, in_worker: bool = False) -> str:
     except JobLost:
         heartbeat.stop()
         outcome = "lost"
+    except PermanentJobError as exc:
+        heartbeat.stop()
+        progress, log = ctx.snapshot()
+        services.job_fail(
+            job_id=job.pk,
+            attempt=job.attempts,
+            error=str(exc) or type(exc).__name__,
+            log=log,
+            progress=progress,
+            final=True,
+        )
     except BaseException as exc:
         # BaseException on purpose: django-q2's timeout is a SystemExit subclass.
         heartbeat.stop()

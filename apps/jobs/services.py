@@ -283,10 +283,12 @@ def job_fail(
     outcome: str = JobAttempt.Outcome.FAILED,
     log: list[str] | None = None,
     progress: tuple[int, int | None, str] | None = None,
+    final: bool = False,
 ) -> str | None:
     """Record a failed attempt: schedule a retry with backoff, or move to dead letters.
 
-    Returns the new status, or None when this attempt no longer held the job.
+    ``final`` (runner.PermanentJobError) moves the job to dead letters whatever attempts
+    remain. Returns the new status, or None when this attempt no longer held the job.
     """
     job = _owned(job_id, attempt).select_for_update().first()
     if job is None:
@@ -306,7 +308,7 @@ def job_fail(
         job.max_attempts += 1
         fields["max_attempts"] = job.max_attempts
     delay = None
-    if job.attempts < job.max_attempts:
+    if job.attempts < job.max_attempts and not final:
         delay = retry_delay(_kind_or_none(job.kind), job.attempts)
         fields.update(status=Status.FAILED, run_at=now + timedelta(seconds=delay))
     else:

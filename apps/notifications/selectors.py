@@ -1,0 +1,170 @@
+"""Reads. Everything here is the user's own: another user's id is a 404, for staff too
+(operators read records in the admin)."""
+
+import hashlib
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.db.models import QuerySet
+from django.http import Http404
+
+from apps.notifications.models import (
+    Channel,
+    Event,
+    Level,
+    Notification,
+    Preference,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+# How many of the latest notifications the bell's dropdown shows.
+BELL_LATEST = 5
+BELL_CACHE_SECONDS = 600
+
+# Channels on when a user made no choice: in-app always, e-mail for failures, long jobs,
+# disabled endpoints and operator alerts, webhooks wherever an endpoint subscribes.
+EMAIL_BY_DEFAULT = {Event.JOB_DEAD, Event.JOB_LONG, Event.WEBHOOK_DISABLED, Event.ALERT_OPENED}
+
+
+def bell_cache_key(user_id: int) -> str:
+    return f"notifications:bell:{user_id}"
+
+
+def channel_default(*, event: str, channel: str, level: str = Level.INFO) -> bool:
+    if channel == Channel.EMAIL:
+        if event in Event.values:
+            return event in EMAIL_BY_DEFAULT
+        # An event this app does not list (another app's): e-mail only what went wrong.
+        return level == Level.ERROR
+    return True
+
+
+def preferences_for_user(*, user: AbstractBaseUser) -> dict[tuple[str, str], bool]:
+    """(event, channel) -> on/off for every listed event, defaults filled in; one query."""
+    chosen = {
+        (event, channel): enabled
+        for event, channel, enabled in Preference.objects.filter(user=user).values_list(
+            "event", "channel", "enabled"
+        )
+    }
+    return {
+        (event, channel): chosen.get((event, channel), channel_default(event=event, channel=channel))
+        for event in Event.values
+        for channel in Channel.values
+    }
+
+
+def channel_enabled(
+    *, preferences: dict[tuple[str, str], bool], event: str, channel: str, level: str = Level.INFO
+) -> bool:
+    if (event, channel) in preferences:
+        return preferences[(event, channel)]
+    return channel_default(event=event, channel=channel, level=level)
+
+
+# --- In-app ---------------------------------------------------------------------------
+
+
+def notifications_for_user(*, user: AbstractBaseUser, unread_only: bool = False) -> QuerySet[Notification]:
+    notifications = Notification.objects.filter(recipient=user)
+    if unread_only:
+        notifications = notifications.filter(read_at__isnull=True)
+    return notifications.order_by("-created_at", "-id")
+
+
+def notifications_page_for_user(
+    *, user: AbstractBaseUser, limit: int, before_id: int | None = None, unread_only: bool = False
+) -> tuple[list[Notification], int | None]:
+    """One keyset page, newest first: (rows, id to continue before, if more follow). One query."""
+    notifications = notifications_for_user(user=user, unread_only=unread_only).order_by("-id")
+    if before_id is not None:
+        notifications = notifications.filter(id__lt=before_id)
+    rows = list(notifications[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, rows[-1].pk
+
+
+def notification_get_for_user(*, user: AbstractBaseUser, notification_id: int) -> Notification:
+    notification = Notification.objects.filter(recipient=user, pk=notification_id).first()
+    if notification is None:
+        raise Http404("No such notification.")
+    return notification
+
+
+def bell_state(*, user: AbstractBaseUser) -> dict:
+    """The unread count and the latest few, for the bell on every page.
+
+    Cached per user (services delete the entry whenever a notification is created or
+    read), so a page costs no query for it once cached.
+    """
+    key = bell_cache_key(user.pk)
+    state = cache.get(key)
+    if state is not None:
+        return state
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    latest = [
+        {
+            "id": row.pk,
+            "title": row.title,
+            "link": row.link,
+            "level": row.level,
+            "created_at": row.created_at,
+            "read": row.read_at is not None,
+        }
+        for row in Notification.objects.filter(recipient=user)
+        .only("id", "title", "link", "level", "created_at", "read_at")
+        .order_by("-id")[:BELL_LATEST]
+    ]
+    state = {"unread": unread, "latest": latest}
+    cache.set(key, state, BELL_CACHE_SECONDS)
+    return state
+
+
+def bell_etag(*, user: AbstractBaseUser) -> str:
+    """A tag of what the bell and the list's first page show (from the cached state)."""
+    state = bell_state(user=user)
+    parts = (user.pk, state["unread"], [(row["id"], row["read"]) for row in state["latest"]])
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
+
+
+# --- Webhooks -------------------------------------------------------------------------
+
+
+def endpoints_for_user(*, user: AbstractBaseUser) -> QuerySet[WebhookEndpoint]:
+    return WebhookEndpoint.objects.filter(owner=user).order_by("-created_at", "-id")
+
+
+def endpoint_get_for_user(*, user: AbstractBaseUser, endpoint_id) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(owner=user, uuid=endpoint_id).first()
+    if endpoint is None:
+        raise Http404("No such webhook endpoint.")
+    return endpoint
+
+
+def deliveries_for_user(
+    *, user: AbstractBaseUser, endpoint: WebhookEndpoint | None = None, job_urls_only: bool = False
+) -> QuerySet[WebhookDelivery]:
+    """Newest first, with their attempts prefetched (two queries for a whole page)."""
+    deliveries = WebhookDelivery.objects.filter(owner=user)
+    if endpoint is not None:
+        deliveries = deliveries.filter(endpoint=endpoint)
+    elif job_urls_only:
+        deliveries = deliveries.filter(endpoint__isnull=True)
+    return (
+        deliveries.select_related("endpoint").prefetch_related("attempt_log").order_by("-created_at", "-id")
+    )
+
+
+def delivery_get_for_user(*, user: AbstractBaseUser, delivery_id) -> WebhookDelivery:
+    delivery = (
+        WebhookDelivery.objects.select_related("endpoint")
+        .prefetch_related("attempt_log")
+        .filter(owner=user, uuid=delivery_id)
+        .first()
+    )
+    if delivery is None:
+        raise Http404("No such webhook delivery.")
+    return delivery

@@ -1,0 +1,47 @@
+"""Every write of the notifications app (other apps call ``notify``).
+
+- ``inapp``: in-app notifications, read marks, the cached bell, preferences.
+- ``emails``: notification e-mails, recorded and sent by a job.
+- ``webhooks``: endpoints, signing secrets, signed deliveries sent by a job.
+- ``notify``: one event to its recipients on the channels they chose; job events.
+"""
+
+from apps.notifications.services.emails import email_queue, email_send
+from apps.notifications.services.inapp import (
+    notification_create,
+    notification_mark_read,
+    notifications_mark_all_read,
+    preferences_set,
+)
+from apps.notifications.services.notify import job_finished_notify, notify
+from apps.notifications.services.webhooks import (
+    DeliveryOutcome,
+    WebhookInputError,
+    signing_secret_rotate,
+    webhook_attempt,
+    webhook_delivery_queue,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_update,
+    webhook_redeliver,
+)
+
+__all__ = [
+    "DeliveryOutcome",
+    "WebhookInputError",
+    "email_queue",
+    "email_send",
+    "job_finished_notify",
+    "notification_create",
+    "notification_mark_read",
+    "notifications_mark_all_read",
+    "notify",
+    "preferences_set",
+    "signing_secret_rotate",
+    "webhook_attempt",
+    "webhook_delivery_queue",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_endpoint_update",
+    "webhook_redeliver",
+]

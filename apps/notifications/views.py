@@ -1,0 +1,255 @@
+"""Notification pages: the list, preferences, webhook endpoints and their delivery log.
+
+Live updates follow the job pages: the bell (on every page) and the list poll with the
+ETag of what they show, and get 304 with no body while nothing changed. The tag comes from
+the cached bell state, so an unchanged poll costs no database query.
+"""
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import (
+    add_never_cache_headers,
+    get_conditional_response,
+    patch_cache_control,
+    patch_vary_headers,
+)
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from apps.notifications import selectors, services
+from apps.notifications.forms import EndpointForm, PreferencesForm
+
+NOTIFICATIONS_PER_PAGE = 25
+DELIVERIES_PER_PAGE = 50
+POLL_EVERY = 10
+
+
+def _login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """login_required that sends an htmx poll of an expired session to the login page as a
+    whole page (as the job pages do)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        path = request.get_full_path()
+        if request.htmx:
+            login = redirect_to_login(request.htmx.current_url_abs_path or path)
+            return HttpResponseClientRedirect(login["Location"])
+        return redirect_to_login(path)
+
+    return wrapper
+
+
+def _live_headers(response: HttpResponseBase) -> HttpResponseBase:
+    # Live state: caches may keep it but must ask each time.
+    patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ["HX-Request", "Cookie"])
+    return response
+
+
+def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
+    response = get_conditional_response(request, etag=etag)
+    if response is not None:
+        response["ETag"] = etag
+        _live_headers(response)
+    return response
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+# --- In-app ---------------------------------------------------------------------------
+
+
+@_login_required
+@require_GET
+def bell(request: HttpRequest) -> HttpResponse:
+    """The bell alone, for its poller (304 when unchanged)."""
+    etag = selectors.bell_etag(user=request.user)
+    not_modified = _not_modified(request, etag)
+    if not_modified is not None:
+        return not_modified
+    response = render(
+        request,
+        "notifications/_bell_inner.html",
+        {"bell": selectors.bell_state(user=request.user), "etag": etag},
+    )
+    response["ETag"] = etag
+    return _live_headers(response)
+
+
+@_login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """All notifications, newest first, 25 a page; the first page keeps itself current."""
+    try:
+        before = int(request.GET["before"]) if request.GET.get("before") else None
+    except ValueError:
+        before = None
+    unread_only = request.GET.get("unread") == "1"
+    live = before is None
+    etag = selectors.bell_etag(user=request.user) if live else ""
+    if request.htmx and live:
+        not_modified = _not_modified(request, etag)
+        if not_modified is not None:
+            return not_modified
+    rows, next_before = selectors.notifications_page_for_user(
+        user=request.user, limit=NOTIFICATIONS_PER_PAGE, before_id=before, unread_only=unread_only
+    )
+    context = {
+        "notifications": rows,
+        "next_before": next_before,
+        "unread_only": unread_only,
+        "live": live,
+        "poll_every": POLL_EVERY,
+        "poll_url": request.get_full_path(),
+        "poll_headers": json.dumps({"If-None-Match": etag}),
+        "unread": selectors.bell_state(user=request.user)["unread"],
+    }
+    template = "notifications/_items.html" if request.htmx else "notifications/notification_list.html"
+    response = render(request, template, context)
+    if live:
+        response["ETag"] = etag
+    return _live_headers(response)
+
+
+@_login_required
+@require_POST
+def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+    notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)
+    services.notification_mark_read(notification=notification)
+    return redirect(_safe_next(request, reverse("notifications:list")))
+
+
+@_login_required
+@require_POST
+def notifications_read_all(request: HttpRequest) -> HttpResponse:
+    marked = services.notifications_mark_all_read(user=request.user)
+    messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} as read.")
+    return redirect(_safe_next(request, reverse("notifications:list")))
+
+
+@_login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest) -> HttpResponse:
+    current = selectors.preferences_for_user(user=request.user)
+    form = PreferencesForm(request.POST or None, initial_choices=current)
+    if request.method == "POST" and form.is_valid():
+        services.preferences_set(user=request.user, choices=form.choices())
+        messages.success(request, "Preferences saved.")
+        return redirect("notifications:preferences")
+    return render(request, "notifications/preferences.html", {"form": form})
+
+
+# --- Webhooks -------------------------------------------------------------------------
+
+
+def _webhooks_page(request: HttpRequest, form: EndpointForm, **extra) -> HttpResponse:
+    context = {
+        "form": form,
+        "endpoints": list(selectors.endpoints_for_user(user=request.user)),
+        "job_deliveries": list(selectors.deliveries_for_user(user=request.user, job_urls_only=True)[:20]),
+        **extra,
+    }
+    response = render(request, "notifications/webhooks.html", context)
+    if extra:
+        # A page showing a secret must not be stored anywhere.
+        add_never_cache_headers(response)
+        response["Cache-Control"] += ", no-store"
+    return response
+
+
+@_login_required
+@require_http_methods(["GET", "POST"])
+def webhooks(request: HttpRequest) -> HttpResponse:
+    """Endpoints (add one: its secret is shown this once), the account signing secret, and
+    the latest deliveries to jobs' own webhook URLs."""
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            endpoint = services.webhook_endpoint_create(
+                owner=request.user,
+                url=form.cleaned_data["url"],
+                event_types=form.cleaned_data["event_types"],
+                description=form.cleaned_data["description"],
+            )
+        except services.WebhookInputError as exc:
+            form.add_error("url", str(exc))
+        else:
+            return _webhooks_page(request, EndpointForm(), created=endpoint)
+    return _webhooks_page(request, form)
+
+
+@_login_required
+@require_POST
+def signing_secret_rotate(request: HttpRequest) -> HttpResponse:
+    secret = services.signing_secret_rotate(user=request.user)
+    return _webhooks_page(request, EndpointForm(), signing_secret=secret)
+
+
+@_login_required
+@require_GET
+def endpoint_detail(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
+    deliveries = list(
+        selectors.deliveries_for_user(user=request.user, endpoint=endpoint)[:DELIVERIES_PER_PAGE]
+    )
+    return render(
+        request, "notifications/endpoint_detail.html", {"endpoint": endpoint, "deliveries": deliveries}
+    )
+
+
+@_login_required
+@require_POST
+def endpoint_toggle(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
+    try:
+        services.webhook_endpoint_update(endpoint=endpoint, is_active=not endpoint.is_active)
+    except services.WebhookInputError as exc:
+        messages.error(request, f"Cannot enable: {exc}")
+    else:
+        messages.success(request, "Endpoint enabled." if endpoint.is_active else "Endpoint disabled.")
+    return redirect(_safe_next(request, reverse("notifications:endpoint", args=[endpoint.uuid])))
+
+
+@_login_required
+@require_POST
+def endpoint_delete(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
+    services.webhook_endpoint_delete(endpoint=endpoint)
+    messages.success(request, f"Endpoint {endpoint.url} deleted.")
+    return redirect("notifications:webhooks")
+
+
+@_login_required
+@require_POST
+def delivery_redeliver(request: HttpRequest, delivery_id: UUID) -> HttpResponse:
+    delivery = selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id)
+    try:
+        services.webhook_redeliver(delivery=delivery)
+    except services.WebhookInputError as exc:
+        messages.error(request, f"Cannot redeliver: {exc}")
+    else:
+        messages.success(request, "Queued for redelivery.")
+    fallback = (
+        reverse("notifications:endpoint", args=[delivery.endpoint.uuid])
+        if delivery.endpoint
+        else reverse("notifications:webhooks")
+    )
+    return redirect(_safe_next(request, fallback))
