@@ -1,3 +1,168 @@
-from ninja import Router
+"""The reports JSON API: the catalog, submitting a run, watching it and downloading it.
+
+A run's public ``id`` is its UUID. Users see their own runs (another user's is a 404),
+staff see all.
+"""
+
+import datetime
+from typing import Any
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from ninja import Field, Router, Schema, Status
+from ninja.errors import HttpError
+
+from apps.reports import selectors, services
+from apps.reports.catalog import REPORTS, ReportDefinition
+from apps.reports.downloads import run_file_response, run_not_ready_text
+from apps.reports.models import Format, ReportRun
 
 router = Router(tags=["reports"])
+
+
+class ErrorOut(Schema):
+    message: str
+
+
+class ColumnOut(Schema):
+    name: str
+    kind: str
+
+
+class ReportOut(Schema):
+    name: str
+    title: str
+    description: str
+    formats: list[str]
+    columns: list[ColumnOut]
+    defaults: dict[str, Any]
+    params_schema: dict[str, Any] = Field(description="JSON Schema of the parameters.")
+
+
+class RunIn(Schema):
+    report: str = Field(description="A report name from `GET /api/reports/catalog`.", max_length=100)
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters; unset ones take defaults.")
+    format: str = Field(Format.CSV, description="csv or xlsx (exports: csv).")
+
+
+class RunJobOut(Schema):
+    id: UUID
+    status: str
+    progress_done: int
+    progress_total: int | None
+    progress_message: str
+    error: str
+    url: str
+
+
+class RunOut(Schema):
+    id: UUID
+    report: str
+    params: dict[str, Any]
+    format: str
+    state: str = Field(description="queued, running, retrying, ready, failed, cancelled or expired.")
+    rows: int | None
+    size: int | None
+    sha256: str
+    created_at: datetime.datetime
+    generated_at: datetime.datetime | None
+    expires_at: datetime.datetime
+    job: RunJobOut | None
+    url: str
+    page_url: str
+    download_url: str | None
+
+
+def _report_out(definition: ReportDefinition) -> dict:
+    return {
+        "name": definition.name,
+        "title": definition.title,
+        "description": definition.description,
+        "formats": list(definition.formats),
+        "columns": [{"name": c.name, "kind": c.kind} for c in definition.columns],
+        "defaults": definition.defaults(),
+        "params_schema": definition.params.model_json_schema(),
+    }
+
+
+def _run_out(request: HttpRequest, run: ReportRun) -> dict:
+    job = run.job
+    return {
+        "id": run.uuid,
+        "report": run.report,
+        "params": run.params,
+        "format": run.format,
+        "state": run.state,
+        "rows": run.rows,
+        "size": run.size,
+        "sha256": run.checksum,
+        "created_at": run.created_at,
+        "generated_at": run.generated_at,
+        "expires_at": run.expires_at,
+        "job": None
+        if job is None
+        else {
+            "id": job.uuid,
+            "status": job.status,
+            "progress_done": job.progress_done,
+            "progress_total": job.progress_total,
+            "progress_message": job.progress_message,
+            "error": job.error,
+            "url": request.build_absolute_uri(reverse("api:job_detail", kwargs={"job_id": job.uuid})),
+        },
+        "url": request.build_absolute_uri(reverse("api:report_run", kwargs={"run_id": run.uuid})),
+        "page_url": request.build_absolute_uri(reverse("reports:run", args=[run.uuid])),
+        "download_url": request.build_absolute_uri(
+            reverse("api:report_run_download", kwargs={"run_id": run.uuid})
+        )
+        if run.is_ready
+        else None,
+    }
+
+
+@router.get("/catalog", response={200: list[ReportOut], 401: ErrorOut}, summary="Reports you can run")
+def catalog(request: HttpRequest):
+    return [_report_out(definition) for definition in REPORTS.values()]
+
+
+@router.post(
+    "",
+    response={202: RunOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Run a report",
+    description="Validates the request and queues a job that writes the file. Poll `url` (also in "
+    "the `Location` header) until `state` is `ready`, then GET `download_url`.",
+)
+def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
+    try:
+        run = services.report_run_create(
+            owner=request.user, report=payload.report, params=payload.params, format=payload.format
+        )
+    except services.ReportInputError as exc:
+        raise HttpError(422, str(exc)) from None
+    out = _run_out(request, run)
+    response["Location"] = out["url"]
+    return Status(202, out)
+
+
+@router.get(
+    "/{run_id}",
+    response={200: RunOut, 401: ErrorOut, 404: ErrorOut},
+    summary="A report run: state, progress and file",
+    url_name="report_run",
+)
+def get_run(request: HttpRequest, run_id: str):
+    return _run_out(request, selectors.report_run_get_for_user(user=request.user, run_id=run_id))
+
+
+@router.get(
+    "/{run_id}/download",
+    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Download a run's file (streamed)",
+    url_name="report_run_download",
+)
+def download_run(request: HttpRequest, run_id: str):
+    run = selectors.report_run_get_for_user(user=request.user, run_id=run_id)
+    if not run.is_ready:
+        raise HttpError(409, run_not_ready_text(run))
+    return run_file_response(run)

@@ -1,0 +1,91 @@
+"""A Django form for each report, generated from its parameter schema.
+
+The pydantic model stays the one authority: the form only offers fitting widgets
+(choices, dates, numbers with their bounds) and then validates through the model, so
+the page, the API and the command accept exactly the same parameters.
+"""
+
+import datetime
+import types
+import typing
+from decimal import Decimal
+
+import annotated_types
+import pydantic
+from django import forms
+
+from apps.reports.catalog import ReportDefinition
+
+FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)"}
+
+
+def _bounds(info) -> dict:
+    bounds = {}
+    for item in info.metadata:
+        if isinstance(item, annotated_types.Ge):
+            bounds["min_value"] = item.ge
+        elif isinstance(item, annotated_types.Le):
+            bounds["max_value"] = item.le
+    return bounds
+
+
+def _form_field(name: str, info) -> forms.Field:
+    annotation = info.annotation
+    optional = False
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        optional = len(args) < len(typing.get_args(annotation))
+        annotation = args[0]
+    label = name.replace("_", " ").capitalize()
+    common = {"label": label, "required": not optional, "help_text": info.description or ""}
+    initial = info.default if info.default is not None else None
+    if typing.get_origin(annotation) is typing.Literal:
+        choices = [(value, value) for value in typing.get_args(annotation)]
+        if optional:
+            choices = [("", "Any"), *choices]
+        return forms.ChoiceField(choices=choices, initial=initial, **common)
+    if annotation is datetime.date:
+        return forms.DateField(
+            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), initial=initial, **common
+        )
+    if annotation is int:
+        return forms.IntegerField(initial=initial, **_bounds(info), **common)
+    if annotation is Decimal:
+        return forms.DecimalField(initial=initial, **_bounds(info), **common)
+    return forms.CharField(initial=initial, **common)
+
+
+class ReportForm(forms.Form):
+    """The parameters of one report plus the output format; ``params`` after is_valid()."""
+
+    def __init__(self, *args, definition: ReportDefinition, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.definition = definition
+        self.params: dict = {}
+        for name, info in definition.params.model_fields.items():
+            self.fields[name] = _form_field(name, info)
+        self.fields["format"] = forms.ChoiceField(
+            label="Format",
+            choices=[(value, FORMAT_LABELS[value]) for value in definition.formats],
+            initial=definition.formats[0],
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        values = {
+            name: cleaned.get(name)
+            for name in self.definition.params.model_fields
+            if cleaned.get(name) not in (None, "")
+        }
+        try:
+            model = self.definition.params.model_validate(values)
+        except pydantic.ValidationError as exc:
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else None
+                message = error["msg"].removeprefix("Value error, ")
+                self.add_error(field if field in self.fields else None, message)
+            return cleaned
+        self.params = model.model_dump(mode="json")
+        return cleaned

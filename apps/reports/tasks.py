@@ -1,0 +1,49 @@
+"""Job kinds of the reports app: generating a report file, and the hourly clean-up."""
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from apps.jobs.models import Queue
+from apps.jobs.registry import job
+from apps.reports import services
+
+
+class GenerateParams(BaseModel):
+    """What to generate: checked against the report catalog when the job is submitted."""
+
+    model_config = ConfigDict(extra="forbid")
+    report: str = Field(description="Name of a report in the catalog (GET /api/reports/catalog).")
+    params: dict = Field(default_factory=dict, description="The report's parameters.")
+    format: Literal["csv", "xlsx"] = "csv"
+
+    @model_validator(mode="after")
+    def _known_report(self):
+        _, clean, _ = services.report_request_validated(
+            report=self.report, params=self.params, format=self.format
+        )
+        self.params = clean.model_dump(mode="json")
+        return self
+
+
+@job(
+    services.GENERATE_JOB,
+    queue=Queue.DEFAULT,
+    max_attempts=2,
+    timeout=3600,
+    public=True,
+    params=GenerateParams,
+)
+def generate(ctx, params: GenerateParams) -> dict:
+    """Generates a report or export file for download."""
+    run = services.report_run_for_job(job=ctx.job)
+    result = services.report_run_generate(run=run, progress=ctx.progress)
+    ctx.log(f"{result['rows']:,} rows, {result['size']:,} bytes, sha256 {result['sha256'][:12]}…")
+    return result
+
+
+@job("reports.expire", queue=Queue.LOW, max_attempts=3, timeout=600, every=timedelta(hours=1))
+def expire(ctx, params) -> dict:
+    """Deletes report files past their retention period."""
+    return {"deleted": services.report_runs_expire()}

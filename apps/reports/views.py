@@ -1,0 +1,175 @@
+"""Report pages: the catalog, a form per report, "my reports" and a run's page.
+
+Runs that can still change are kept live by htmx polling, one request per poll: a run's
+page polls its own URL (which answers htmx requests with its live part); the list polls
+``runs/poll?ids=…`` for all of its unfinished runs at once and gets their changing cells
+back as out-of-band swaps. Without JavaScript a reload shows the current state.
+"""
+
+import datetime
+from collections.abc import Callable
+from functools import wraps
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods
+from django_htmx.http import HttpResponseClientRedirect
+
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.reports import selectors, services
+from apps.reports.catalog import REPORTS, UnknownReport, report_definition
+from apps.reports.downloads import run_file_response, run_not_ready_text
+from apps.reports.forms import ReportForm
+from apps.reports.models import ReportRun
+
+RUNS_PER_PAGE = 25
+POLL_MAX_IDS = 100
+POLL_EVERY = 1
+
+
+def _login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """login_required that sends an htmx poll of an expired session to the login page as a
+    whole page, instead of swapping the login form into a fragment."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.htmx:
+            path = request.htmx.current_url_abs_path or request.get_full_path()
+            return HttpResponseClientRedirect(redirect_to_login(path)["Location"])
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
+def _live(response: HttpResponse) -> HttpResponse:
+    patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ["HX-Request", "Cookie"])
+    return response
+
+
+@_login_required
+@require_GET
+def catalog(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/catalog.html", {"reports": list(REPORTS.values())})
+
+
+@_login_required
+@require_http_methods(["GET", "POST"])
+def report_new(request: HttpRequest, name: str) -> HttpResponse:
+    """The report's form; a valid POST queues a run and goes to its page."""
+    try:
+        definition = report_definition(name)
+    except UnknownReport as exc:
+        raise Http404(str(exc)) from None
+    form = ReportForm(request.POST or None, definition=definition)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.report_run_create(
+                owner=request.user,
+                report=definition.name,
+                params=form.params,
+                format=form.cleaned_data["format"],
+            )
+        except services.ReportInputError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"{definition.title} queued.")
+            return redirect("reports:run", run_id=run.uuid)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "reports/report_form.html", {"definition": definition, "form": form}, status=status
+    )
+
+
+def _page_key(cursor: str | None) -> tuple[datetime.datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        created_at, pk = cursor_decode(cursor, length=2)
+        return datetime.datetime.fromisoformat(created_at), int(pk)
+    except (InvalidCursor, TypeError, ValueError):
+        return None
+
+
+def _poller(runs: list[ReportRun]) -> dict:
+    live = [run for run in runs if not run.is_final]
+    if not live:
+        return {"poll_url": None}
+    return {
+        "poll_url": f"{reverse('reports:poll')}?ids={','.join(str(run.uuid) for run in live)}",
+        "poll_every": POLL_EVERY,
+    }
+
+
+@_login_required
+@require_GET
+def run_list(request: HttpRequest) -> HttpResponse:
+    """My report runs, newest first, by keyset pages (one query per page)."""
+    runs = selectors.report_runs_list_for_user(user=request.user)
+    after = _page_key(request.GET.get("after"))
+    if after is not None:
+        created_at, pk = after
+        runs = runs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+    rows = list(runs[: RUNS_PER_PAGE + 1])
+    older = None
+    if len(rows) > RUNS_PER_PAGE:
+        rows = rows[:RUNS_PER_PAGE]
+        older = cursor_encode([rows[-1].created_at.isoformat(), rows[-1].pk])
+    for run in rows:
+        run.title = REPORTS[run.report].title if run.report in REPORTS else run.report
+    context = {
+        "runs": rows,
+        "older_cursor": older,
+        "paged": after is not None,
+        "show_owner": request.user.is_staff,
+        **_poller(rows),
+    }
+    return _live(render(request, "reports/run_list.html", context))
+
+
+@_login_required
+@require_GET
+def runs_poll(request: HttpRequest) -> HttpResponse:
+    """The changing cells of several list rows as out-of-band swaps: one request per poll."""
+    ids = []
+    for part in request.GET.get("ids", "").split(",")[:POLL_MAX_IDS]:
+        try:
+            ids.append(UUID(part.strip()))
+        except ValueError:
+            continue
+    runs = selectors.report_runs_by_ids_for_user(user=request.user, run_ids=ids) if ids else []
+    return _live(render(request, "reports/_poll.html", {"runs": runs, **_poller(runs)}))
+
+
+@_login_required
+@require_GET
+def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
+    """The whole page; for an htmx poll, only its live part."""
+    run = selectors.report_run_get_for_user(user=request.user, run_id=run_id)
+    definition = REPORTS.get(run.report)
+    context = {
+        "run": run,
+        "title": definition.title if definition else run.report,
+        "poll_every": None if run.is_final else POLL_EVERY,
+        "show_owner": request.user.is_staff,
+    }
+    template = "reports/_run_live.html" if request.htmx else "reports/run_detail.html"
+    return _live(render(request, template, context))
+
+
+@_login_required
+@require_GET
+def run_download(request: HttpRequest, run_id: UUID) -> HttpResponseBase:
+    run = selectors.report_run_get_for_user(user=request.user, run_id=run_id)
+    if not run.is_ready:
+        messages.error(request, run_not_ready_text(run))
+        return redirect("reports:run", run_id=run.uuid)
+    return run_file_response(run)
