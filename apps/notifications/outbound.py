@@ -65,10 +65,10 @@ def address_refusal(address: str) -> str | None:
         return "multicast"
     if ip.is_unspecified:
         return "unspecified"
-    if ip.is_private:
-        return "private"
     if ip.is_reserved:
         return "reserved"
+    if ip.is_private:
+        return "private"
     if not ip.is_global:
         return "non-public"
     return None
