@@ -1,0 +1,237 @@
+"""Caching of expensive reads: stale-while-revalidate, single flight, versioned namespaces.
+
+``cached(f"commerce:customer:{pk}", compute, ttl=60, stale_ttl=600)``:
+
+1. A key's namespace is its first part ("commerce"); the namespace's version is part of
+   every stored key. A service that writes calls ``namespace_bump("commerce")``, and
+   every key of the old version is unreachable at once (Redis evicts them in time).
+   No key listing, no pattern deletes.
+2. A fresh value (younger than ``ttl``) is returned as is (a hit).
+3. A stale value (older than ``ttl``, younger than ``ttl + stale_ttl``) is returned too
+   (a stale hit); the caller that wins the recompute lock (``cache.add``: atomic in
+   Redis) recomputes and stores it first. All others serve the stale value meanwhile, so
+   a hot key that expires costs one computation, not one per concurrent request.
+4. A missing value is computed by the caller that wins the lock; the others wait for it
+   (polling, up to ``wait`` seconds) and compute it themselves only if it never comes.
+5. Hits, stale hits, misses and computations are counted per namespace in the process
+   and added to counters in the cache every few seconds (``cache_stats()`` reads them).
+
+With ``CACHE_ENABLED`` off, ``cached()`` computes every time (the load test's baseline).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+
+logger = logging.getLogger("apps.core.caching")
+
+T = TypeVar("T")
+
+OUTCOMES = ("hit", "stale", "miss", "computed")
+# Counters are added to the shared ones at most this often (seconds), per process.
+STATS_FLUSH_INTERVAL = 5.0
+NAMESPACES_KEY = "cache:namespaces"
+_MISSING = object()
+
+
+def caching_enabled() -> bool:
+    return bool(getattr(settings, "CACHE_ENABLED", True))
+
+
+def _version_key(namespace: str) -> str:
+    return f"cache:version:{namespace}"
+
+
+def namespace_version(namespace: str) -> int:
+    return int(cache.get(_version_key(namespace)) or 1)
+
+
+def namespace_bump(namespace: str) -> int:
+    """Invalidate every key of the namespace (call it after writing what they derive from)."""
+    key = _version_key(namespace)
+    if cache.add(key, 2, timeout=None):
+        return 2
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 2, timeout=None)
+        return 2
+
+
+def _full_key(namespace: str, key: str, version: int) -> str:
+    # Long keys (many filters) are hashed; Redis takes any, but a bounded key is cheaper.
+    if len(key) > 120:
+        key = hashlib.sha256(key.encode()).hexdigest()
+    return f"cache:{namespace}:v{version}:{key}"
+
+
+class _Stats:
+    """Per-process counters, added to the shared ones in the cache every few seconds."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: Counter[tuple[str, str]] = Counter()
+        self._flushed_at = time.monotonic()
+        self._known: set[str] = set()
+
+    def count(self, namespace: str, outcome: str) -> None:
+        with self._lock:
+            self._pending[(namespace, outcome)] += 1
+            due = time.monotonic() - self._flushed_at >= STATS_FLUSH_INTERVAL
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            self._flushed_at = time.monotonic()
+        if not pending:
+            return
+        try:
+            for (namespace, outcome), amount in pending.items():
+                key = f"cache:stats:{namespace}:{outcome}"
+                if not cache.add(key, amount, timeout=None):
+                    try:
+                        cache.incr(key, amount)
+                    except ValueError:
+                        cache.set(key, amount, timeout=None)
+            new = {namespace for namespace, _ in pending} - self._known
+            if new:
+                known = set(cache.get(NAMESPACES_KEY) or ())
+                cache.set(NAMESPACES_KEY, sorted(known | new), timeout=None)
+                self._known |= new | known
+        except Exception as exc:  # statistics never break a request
+            logger.warning("cache statistics not flushed: %s", exc)
+
+
+stats = _Stats()
+
+
+def cache_stats() -> dict[str, dict[str, int | float]]:
+    """Hits, stale hits, misses and computations per namespace, all processes together.
+
+    ``hit_ratio`` counts stale hits as hits: they were answered from the cache.
+    """
+    stats.flush()
+    namespaces = sorted(set(cache.get(NAMESPACES_KEY) or ()))
+    keys = [f"cache:stats:{namespace}:{outcome}" for namespace in namespaces for outcome in OUTCOMES]
+    values = cache.get_many(keys) if keys else {}
+    result: dict[str, dict[str, int | float]] = {}
+    for namespace in namespaces:
+        row: dict[str, int | float] = {
+            outcome: int(values.get(f"cache:stats:{namespace}:{outcome}", 0)) for outcome in OUTCOMES
+        }
+        answered = row["hit"] + row["stale"]
+        total = answered + row["miss"]
+        row["hit_ratio"] = round(answered / total, 4) if total else 0.0
+        row["version"] = namespace_version(namespace)
+        result[namespace] = row
+    return result
+
+
+def namespace_of(key: str) -> str:
+    return key.split(":", 1)[0]
+
+
+def cached(key: str, compute: Callable[[], T], *, ttl: float, stale_ttl: float, wait: float = 10.0) -> T:
+    """The value of ``compute()``, from the cache when it is there (see the module docstring).
+
+    ``key`` is ``"<namespace>:<rest>"``; ``ttl`` is how long a value is fresh, ``stale_ttl``
+    how much longer it may be served while one caller recomputes it; callers that find
+    no value at all wait up to ``wait`` seconds for the one computing it.
+    """
+    if not caching_enabled():
+        return compute()
+    namespace = namespace_of(key)
+    full_key = _full_key(namespace, key, namespace_version(namespace))
+    entry = cache.get(full_key, _MISSING)
+    now = time.time()
+    if entry is not _MISSING:
+        value, fresh_until = entry
+        if now < fresh_until:
+            stats.count(namespace, "hit")
+            return value
+        stats.count(namespace, "stale")
+        # Stale: one caller refreshes it; everybody (that caller included) could serve it.
+        with _recompute_lock(full_key, timeout=wait) as won:
+            if won:
+                fresh = _fresh_value(full_key)
+                if fresh is not _MISSING:
+                    # Refreshed by another caller between our read and our lock.
+                    return fresh
+                try:
+                    return _compute_and_store(namespace, full_key, compute, ttl=ttl, stale_ttl=stale_ttl)
+                except Exception:
+                    # A stale answer beats an error page; the next caller tries again.
+                    logger.exception("recomputing %s failed: serving the stale value", full_key)
+        return value
+
+    stats.count(namespace, "miss")
+    deadline = time.monotonic() + wait
+    while True:
+        with _recompute_lock(full_key, timeout=wait) as won:
+            if won:
+                # The lock may be free because another caller has just stored the value.
+                fresh = _fresh_value(full_key)
+                if fresh is not _MISSING:
+                    return fresh
+                return _compute_and_store(namespace, full_key, compute, ttl=ttl, stale_ttl=stale_ttl)
+        time.sleep(0.02)
+        entry = cache.get(full_key, _MISSING)
+        if entry is not _MISSING:
+            return entry[0]
+        if time.monotonic() > deadline:
+            # The computing caller died or is very slow: do not wait for ever.
+            return _compute_and_store(namespace, full_key, compute, ttl=ttl, stale_ttl=stale_ttl)
+
+
+def _fresh_value(full_key: str) -> Any:
+    entry = cache.get(full_key, _MISSING)
+    if entry is not _MISSING and time.time() < entry[1]:
+        return entry[0]
+    return _MISSING
+
+
+def _compute_and_store(
+    namespace: str, full_key: str, compute: Callable[[], T], *, ttl: float, stale_ttl: float
+) -> T:
+    value = compute()
+    stats.count(namespace, "computed")
+    cache.set(full_key, (value, time.time() + ttl), timeout=ttl + stale_ttl)
+    return value
+
+
+class _recompute_lock:
+    """``with _recompute_lock(key, timeout=…) as won:`` — an expiring lock in the cache."""
+
+    def __init__(self, key: str, *, timeout: float) -> None:
+        self.key = f"{key}:lock"
+        self.token = secrets.token_hex(8)
+        self.timeout = timeout
+        self.won = False
+
+    def __enter__(self) -> bool:
+        self.won = bool(cache.add(self.key, self.token, timeout=max(int(self.timeout), 1)))
+        return self.won
+
+    def __exit__(self, *exc_info: Any) -> None:
+        # Release only our own lock (an expired one may belong to another caller now).
+        if self.won and cache.get(self.key) == self.token:
+            cache.delete(self.key)
+
+
+def cached_put(key: str, value: Any, *, ttl: float, stale_ttl: float) -> None:
+    """Store a value computed elsewhere (cache warming), fresh for ``ttl`` seconds."""
+    namespace = namespace_of(key)
+    full_key = _full_key(namespace, key, namespace_version(namespace))
+    cache.set(full_key, (value, time.time() + ttl), timeout=ttl + stale_ttl)

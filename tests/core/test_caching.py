@@ -1,0 +1,142 @@
+"""apps.core.caching: stale-while-revalidate, single flight, versioned namespaces, counters.
+
+The concurrency tests use Redis (the cache every web process shares in production);
+the others also run on the local-memory cache of the embedded default.
+"""
+
+import threading
+import time
+import uuid
+
+import pytest
+from django.core.cache import cache
+
+from apps.core import caching
+
+
+@pytest.fixture
+def namespace():
+    """A namespace of its own per test: counters and versions start from nothing."""
+    return f"test{uuid.uuid4().hex[:12]}"
+
+
+class Computation:
+    """A compute function that counts its calls and takes a while, like a real query."""
+
+    def __init__(self, value, seconds: float = 0.0) -> None:
+        self.value = value
+        self.seconds = seconds
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        with self._lock:
+            self.calls += 1
+        time.sleep(self.seconds)
+        return self.value
+
+
+def run_concurrently(count: int, func) -> list:
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+    errors: list = []
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[index] = func()
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return results
+
+
+def test_fifty_concurrent_requests_for_an_expired_hot_key_compute_it_once(requires_redis, namespace):
+    key = f"{namespace}:hot"
+    caching.cached_put(key, "old", ttl=0, stale_ttl=60)
+    compute = Computation("new", seconds=0.3)
+    results = run_concurrently(50, lambda: caching.cached(key, compute, ttl=60, stale_ttl=60))
+    assert compute.calls == 1
+    # One caller recomputed; the 49 others were answered at once with the stale value.
+    assert results.count("new") == 1
+    assert results.count("old") == 49
+    assert caching.cached(key, compute, ttl=60, stale_ttl=60) == "new"
+    assert compute.calls == 1
+
+
+def test_fifty_concurrent_requests_for_a_missing_key_compute_it_once(requires_redis, namespace):
+    compute = Computation({"total": 42}, seconds=0.3)
+    results = run_concurrently(50, lambda: caching.cached(f"{namespace}:cold", compute, ttl=60, stale_ttl=60))
+    assert compute.calls == 1
+    assert results == [{"total": 42}] * 50
+
+
+def test_a_fresh_value_is_served_without_computing(namespace):
+    compute = Computation(7)
+    assert caching.cached(f"{namespace}:k", compute, ttl=60, stale_ttl=60) == 7
+    assert caching.cached(f"{namespace}:k", compute, ttl=60, stale_ttl=60) == 7
+    assert compute.calls == 1
+
+
+def test_bumping_the_namespace_version_invalidates_its_keys(namespace):
+    first = Computation("v1")
+    assert caching.cached(f"{namespace}:k", first, ttl=60, stale_ttl=60) == "v1"
+    caching.namespace_bump(namespace)
+    second = Computation("v2")
+    assert caching.cached(f"{namespace}:k", second, ttl=60, stale_ttl=60) == "v2"
+    assert second.calls == 1
+    # Another namespace is untouched by the bump.
+    other = Computation("other")
+    caching.cached(f"{namespace}x:k", other, ttl=60, stale_ttl=60)
+    caching.namespace_bump(namespace)
+    caching.cached(f"{namespace}x:k", other, ttl=60, stale_ttl=60)
+    assert other.calls == 1
+
+
+def test_a_failing_recompute_serves_the_stale_value(namespace):
+    key = f"{namespace}:k"
+    caching.cached_put(key, "old", ttl=0, stale_ttl=60)
+
+    def broken():
+        raise RuntimeError("database unavailable")
+
+    assert caching.cached(key, broken, ttl=60, stale_ttl=60) == "old"
+
+
+def test_a_value_past_its_stale_time_is_computed_again(namespace):
+    key = f"{namespace}:k"
+    caching.cached_put(key, "old", ttl=0, stale_ttl=1)
+    cache.delete(caching._full_key(namespace, key, caching.namespace_version(namespace)))
+    compute = Computation("new")
+    assert caching.cached(key, compute, ttl=60, stale_ttl=60) == "new"
+    assert compute.calls == 1
+
+
+def test_caching_switched_off_computes_every_time(settings, namespace):
+    settings.CACHE_ENABLED = False
+    compute = Computation(1)
+    for _ in range(3):
+        caching.cached(f"{namespace}:k", compute, ttl=60, stale_ttl=60)
+    assert compute.calls == 3
+
+
+def test_cache_stats_count_hits_stale_hits_and_misses(namespace):
+    key = f"{namespace}:k"
+    compute = Computation(1)
+    caching.cached(key, compute, ttl=60, stale_ttl=60)  # miss, computed
+    caching.cached(key, compute, ttl=60, stale_ttl=60)  # hit
+    caching.cached(key, compute, ttl=60, stale_ttl=60)  # hit
+    caching.cached_put(key, 2, ttl=0, stale_ttl=60)
+    caching.cached(key, compute, ttl=60, stale_ttl=60)  # stale, recomputed
+    row = caching.cache_stats()[namespace]
+    assert row["hit"] == 2
+    assert row["stale"] == 1
+    assert row["miss"] == 1
+    assert row["computed"] == 2
+    assert row["hit_ratio"] == 0.75
