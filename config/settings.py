@@ -321,6 +321,69 @@ REPORTS_STORAGE_PREFIX = env.str("REPORTS_STORAGE_PREFIX", default="reports")
 REPORTS_CHUNK_ROWS = env.int("REPORTS_CHUNK_ROWS", default=5000)
 
 # --- Monitoring (issue 5: add this app's settings here) -----------------------------
+# Request and job metrics live in each process's memory and are flushed in the
+# background (to Redis, or to the database without it): no I/O on the request path.
+MONITORING_FLUSH_INTERVAL = env.float("MONITORING_FLUSH_INTERVAL", default=5.0)
+MONITORING_REDIS_PREFIX = env.str("MONITORING_REDIS_PREFIX", default="tempo:mon:")
+MONITORING_MINUTE_RETENTION_HOURS = env.int("MONITORING_MINUTE_RETENTION_HOURS", default=48)
+MONITORING_HOUR_RETENTION_DAYS = env.int("MONITORING_HOUR_RETENTION_DAYS", default=90)
+# Slow queries and N+1: a statement slower than this, or run more than N times in one
+# request or job, is recorded with the code line that ran it.
+MONITORING_SLOW_QUERY_MS = env.float("MONITORING_SLOW_QUERY_MS", default=100.0)
+MONITORING_NPLUS1_THRESHOLD = env.int("MONITORING_NPLUS1_THRESHOLD", default=10)
+MONITORING_SQL_COMMENTS = env.bool("MONITORING_SQL_COMMENTS", default=True)
+MONITORING_EXPLAIN_TIMEOUT_MS = env.int("MONITORING_EXPLAIN_TIMEOUT_MS", default=2000)
+MONITORING_EXPLAIN_ANALYZE = env.bool("MONITORING_EXPLAIN_ANALYZE", default=False)
+MONITORING_LONG_QUERY_SECONDS = env.float("MONITORING_LONG_QUERY_SECONDS", default=5.0)
+# Recommended workers: arrival rate x mean run time (Little's law) / this utilisation.
+MONITORING_WORKER_UTILISATION = env.float("MONITORING_WORKER_UTILISATION", default=0.7)
+# /metrics (Prometheus): a bearer token, or client addresses allowed without one.
+MONITORING_METRICS_TOKEN = env.str("MONITORING_METRICS_TOKEN", default="")
+MONITORING_METRICS_ALLOWED_IPS = env.list("MONITORING_METRICS_ALLOWED_IPS", default=[])
+MONITORING_BROWSER_SAMPLE_RATE = env.float("MONITORING_BROWSER_SAMPLE_RATE", default=1.0)
+MONITORING_BROWSER_RATE_LIMIT = env.int("MONITORING_BROWSER_RATE_LIMIT", default=30)
+# Silk records nothing unless sampled, armed for one endpoint, or asked by a staff header.
+MONITORING_SILK_SAMPLE_RATE = env.float("MONITORING_SILK_SAMPLE_RATE", default=0.0)
+MONITORING_SILK_RETENTION_HOURS = env.int("MONITORING_SILK_RETENTION_HOURS", default=24)
+MONITORING_SILK_HEADER = "HTTP_X_SILK_RECORD"
+
+INSTALLED_APPS.append("silk")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
+    "apps.monitoring.middleware.RequestMetricsMiddleware",
+)
+# Silk after read-your-writes routing (DESIGN.md: metrics, routing, Silk, the rest).
+_SILK_AFTER = next(
+    (name for name in ("apps.core.middleware.ReplicaRoutingMiddleware",) if name in MIDDLEWARE),
+    "apps.monitoring.middleware.RequestMetricsMiddleware",
+)
+MIDDLEWARE.insert(MIDDLEWARE.index(_SILK_AFTER) + 1, "silk.middleware.SilkyMiddleware")
+SILKY_AUTHENTICATION = True
+SILKY_AUTHORISATION = True
+SILKY_PYTHON_PROFILER = False
+SILKY_META = False
+# Pruned by the monitoring.silk_prune schedule, never on the request path.
+SILKY_MAX_RECORDED_REQUESTS_CHECK_PERCENT = 0
+SILKY_MAX_REQUEST_BODY_SIZE = 1024
+SILKY_MAX_RESPONSE_BODY_SIZE = 1024
+
+
+def _silk_staff_only(user) -> bool:
+    return user.is_staff
+
+
+def _silk_should_record(request) -> bool:
+    from apps.monitoring.silk_sampling import silk_should_record
+
+    return silk_should_record(request)
+
+
+SILKY_PERMISSIONS = _silk_staff_only
+SILKY_INTERCEPT_FUNC = _silk_should_record
+# Silk's and monitoring's writes go to the primary database, never to a replica.
+# Before the replica router (apps.core.routing, above), which routes everything else.
+DATABASE_ROUTERS = ["apps.monitoring.routers.MonitoringPrimaryRouter", *DATABASE_ROUTERS]
+
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -1,0 +1,77 @@
+"""Job metrics and query watching for jobs, from the jobs app's signals (no upward imports).
+
+job_started: the wait (enqueue, or due time of a retry or schedule, to start) goes into the
+job_wait series of "<queue>:<kind>"; a start with attempts > 1 is a retry, which counts as
+a failed attempt. A QueryWatch is installed on this thread's connections for the job.
+job_finished: the run time of the last attempt and its final status go into job_run.
+"""
+
+import threading
+
+from django.db import connections
+
+from apps.jobs.signals import job_finished, job_started
+from apps.monitoring.models import MetricKind
+from apps.monitoring.querywatch import QueryWatch
+from apps.monitoring.recorder import recorder
+
+_local = threading.local()
+
+
+def job_series(job) -> str:
+    return f"{job.queue}:{job.kind}"
+
+
+def _install_watch(job) -> None:
+    _remove_watch()
+    key = job_series(job)
+    watch = QueryWatch("job", key)
+    watch.name(key, job=job.kind, queue=job.queue)
+    for alias in connections:
+        connections[alias].execute_wrappers.append(watch)
+    _local.watch, _local.job_id = watch, job.pk
+
+
+def _remove_watch(job_id: int | None = None) -> None:
+    watch = getattr(_local, "watch", None)
+    if watch is None or (job_id is not None and job_id != _local.job_id):
+        return
+    for alias in connections:
+        wrappers = connections[alias].execute_wrappers
+        if watch in wrappers:
+            wrappers.remove(watch)
+    _local.watch = _local.job_id = None
+    watch.finish()
+
+
+def on_job_started(sender, job, **kwargs) -> None:
+    key = job_series(job)
+    if job.started_at is not None:
+        due = job.run_at or job.created_at
+        wait_ms = max(0.0, (job.started_at - due).total_seconds() * 1000.0) if due else 0.0
+        recorder.observe(MetricKind.JOB_WAIT, key, wait_ms, at=job.started_at.timestamp())
+    if job.attempts > 1:
+        recorder.count(MetricKind.JOB_RUN, key, {"retries": 1}, errors=1)
+    _install_watch(job)
+
+
+def on_job_finished(sender, job, status, **kwargs) -> None:
+    key = job_series(job)
+    if job.started_at is not None and job.finished_at is not None:
+        run_ms = max(0.0, (job.finished_at - job.started_at).total_seconds() * 1000.0)
+        recorder.observe(
+            MetricKind.JOB_RUN,
+            key,
+            run_ms,
+            error=status == "dead",
+            counters={str(status): 1},
+            at=job.finished_at.timestamp(),
+        )
+    else:
+        recorder.count(MetricKind.JOB_RUN, key, {str(status): 1}, errors=int(status == "dead"))
+    _remove_watch(job.pk)
+
+
+def connect() -> None:
+    job_started.connect(on_job_started, dispatch_uid="monitoring.job_started")
+    job_finished.connect(on_job_finished, dispatch_uid="monitoring.job_finished")

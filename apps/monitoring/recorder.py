@@ -1,0 +1,290 @@
+"""In-process metrics: histograms per series and minute, flushed in the background.
+
+The request path only adds numbers to a dict under a lock (no I/O). A daemon thread per
+process flushes every MONITORING_FLUSH_INTERVAL seconds: one pipelined write to Redis, or
+straight to the database without Redis (services.metrics.metrics_flush_write). A fork
+(django-q2 workers, gunicorn with preload) starts the child empty with its own thread.
+
+In Django's test environment (set up by the test runner, which gives ``mail.outbox``) no
+thread starts: tests flush explicitly, so no background writes land in test databases.
+"""
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from apps.monitoring.histogram import bucket_index
+
+logger = logging.getLogger("apps.monitoring")
+
+# A process that cannot flush (Redis and database both down) keeps at most this many
+# series-minutes, dropping the oldest minute first: memory stays bounded.
+MAX_CELLS = 20000
+MAX_QUERY_CAPTURES = 2000
+
+
+@dataclass(slots=True)
+class Cell:
+    count: int = 0
+    errors: int = 0
+    client_errors: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    queries: int = 0
+    query_ms: float = 0.0
+    buckets: dict[int, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: "Cell") -> None:
+        self.count += other.count
+        self.errors += other.errors
+        self.client_errors += other.client_errors
+        self.total_ms += other.total_ms
+        self.max_ms = max(self.max_ms, other.max_ms)
+        self.queries += other.queries
+        self.query_ms += other.query_ms
+        for index, count in other.buckets.items():
+            self.buckets[index] = self.buckets.get(index, 0) + count
+        for name, count in other.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + count
+
+
+@dataclass(slots=True)
+class QueryCapture:
+    """A slow or repeated statement caught in one request/job (or merged over many)."""
+
+    fingerprint: str
+    normalized_sql: str
+    database: str = "default"
+    vendor: str = ""
+    code_line: str = ""
+    sample_sql: str = ""
+    sample_ms: float = 0.0
+    calls: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    slow_calls: int = 0
+    nplus1_hits: int = 0
+    max_repeats: int = 0
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+
+    def add_run(self, elapsed: float, *, slow: bool) -> None:
+        self.calls += 1
+        self.total_ms += elapsed
+        self.max_ms = max(self.max_ms, elapsed)
+        self.slow_calls += int(slow)
+
+    def merge(self, other: "QueryCapture") -> None:
+        if other.sample_ms > self.sample_ms or not self.sample_sql:
+            self.sample_ms, self.sample_sql = other.sample_ms, other.sample_sql
+        self.code_line = self.code_line or other.code_line
+        self.calls += other.calls
+        self.total_ms += other.total_ms
+        self.max_ms = max(self.max_ms, other.max_ms)
+        self.slow_calls += other.slow_calls
+        self.nplus1_hits += other.nplus1_hits
+        self.max_repeats = max(self.max_repeats, other.max_repeats)
+        self.first_seen = min(self.first_seen, other.first_seen) if self.first_seen else other.first_seen
+        self.last_seen = max(self.last_seen, other.last_seen)
+
+
+# (kind, key, minute as epoch seconds) -> Cell
+CellKey = tuple[str, str, int]
+# (fingerprint, source kind, source) -> QueryCapture
+QueryKey = tuple[str, str, str]
+
+
+def _in_test_environment() -> bool:
+    from django.core import mail
+
+    return hasattr(mail, "outbox")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self._reset()
+        self._periodic: list[Callable[[], None]] = []
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._cells: dict[CellKey, Cell] = {}
+        self._queries: dict[QueryKey, QueryCapture] = {}
+        self._thread: threading.Thread | None = None
+        self._started = False
+        self._stopping = threading.Event()
+
+    # --- the hot path -----------------------------------------------------------------
+
+    def observe(
+        self,
+        kind: str,
+        key: str,
+        ms: float,
+        *,
+        error: bool = False,
+        client_error: bool = False,
+        queries: int = 0,
+        query_ms: float = 0.0,
+        counters: dict[str, int] | None = None,
+        at: float | None = None,
+    ) -> None:
+        """One observation of ``ms`` milliseconds for series (kind, key)."""
+        minute = int((at if at is not None else time.time()) // 60) * 60
+        index = bucket_index(ms)
+        with self._lock:
+            cell = self._cells.get((kind, key, minute))
+            if cell is None:
+                if len(self._cells) >= MAX_CELLS:
+                    self._drop_oldest_minute()
+                cell = self._cells[(kind, key, minute)] = Cell()
+            cell.count += 1
+            cell.total_ms += ms
+            if ms > cell.max_ms:
+                cell.max_ms = ms
+            cell.buckets[index] = cell.buckets.get(index, 0) + 1
+            if error:
+                cell.errors += 1
+            if client_error:
+                cell.client_errors += 1
+            if queries:
+                cell.queries += queries
+                cell.query_ms += query_ms
+            if counters:
+                for name, count in counters.items():
+                    cell.counters[name] = cell.counters.get(name, 0) + count
+        if not self._started:
+            self.start()
+
+    def count(
+        self, kind: str, key: str, counters: dict[str, int], *, errors: int = 0, at: float | None = None
+    ):
+        """Counters without a timing (e.g. a retry seen when a job starts again)."""
+        minute = int((at if at is not None else time.time()) // 60) * 60
+        with self._lock:
+            cell = self._cells.get((kind, key, minute))
+            if cell is None:
+                cell = self._cells[(kind, key, minute)] = Cell()
+            cell.errors += errors
+            for name, count in counters.items():
+                cell.counters[name] = cell.counters.get(name, 0) + count
+        if not self._started:
+            self.start()
+
+    def observe_query(self, source_kind: str, source: str, capture: QueryCapture) -> None:
+        now = time.time()
+        capture.first_seen = capture.first_seen or now
+        capture.last_seen = now
+        key = (capture.fingerprint, source_kind, source)
+        with self._lock:
+            held = self._queries.get(key)
+            if held is not None:
+                held.merge(capture)
+            elif len(self._queries) < MAX_QUERY_CAPTURES:
+                self._queries[key] = capture
+
+    def _drop_oldest_minute(self) -> None:
+        oldest = min(minute for _, _, minute in self._cells)
+        for cell_key in [k for k in self._cells if k[2] == oldest]:
+            del self._cells[cell_key]
+        logger.warning("monitoring: metrics could not be flushed; dropped the minute %s", oldest)
+
+    # --- flushing ----------------------------------------------------------------------
+
+    def take(self) -> tuple[dict[CellKey, Cell], dict[QueryKey, QueryCapture]]:
+        with self._lock:
+            cells, self._cells = self._cells, {}
+            queries, self._queries = self._queries, {}
+        return cells, queries
+
+    def give_back(self, cells: dict[CellKey, Cell], queries: dict[QueryKey, QueryCapture]) -> None:
+        """Return a snapshot that could not be written, to try again at the next flush."""
+        with self._lock:
+            for cell_key, cell in cells.items():
+                held = self._cells.get(cell_key)
+                if held is None:
+                    if len(self._cells) < MAX_CELLS:
+                        self._cells[cell_key] = cell
+                else:
+                    held.merge(cell)
+            for query_key, capture in queries.items():
+                held = self._queries.get(query_key)
+                if held is None:
+                    self._queries[query_key] = capture
+                else:
+                    held.merge(capture)
+
+    def flush(self) -> int:
+        """Write what was gathered since the last flush; returns the number of series-minutes."""
+        from apps.monitoring.services.metrics import metrics_flush_write
+
+        cells, queries = self.take()
+        if not cells and not queries:
+            return 0
+        try:
+            metrics_flush_write(cells=cells, queries=queries)
+        except Exception:
+            self.give_back(cells, queries)
+            raise
+        return len(cells)
+
+    def reset(self) -> None:
+        """Forget everything unflushed (tests)."""
+        self.take()
+
+    # --- the background thread ------------------------------------------------------------
+
+    def every_flush(self, func: Callable[[], None]) -> None:
+        """Also run ``func`` in the background thread at each flush (e.g. refreshing Silk state)."""
+        if func not in self._periodic:
+            self._periodic.append(func)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        interval = float(settings.MONITORING_FLUSH_INTERVAL)
+        if interval <= 0 or _in_test_environment():
+            return
+        self._thread = threading.Thread(
+            target=self._run, args=(interval,), name="monitoring-flush", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.stop)
+
+    def _run(self, interval: float) -> None:
+        from django.db import connections
+
+        while not self._stopping.wait(interval):
+            self._flush_round()
+            # A thread's connections are its own: give them back between rounds.
+            connections.close_all()
+
+    def _flush_round(self) -> None:
+        try:
+            self.flush()
+        except Exception as exc:
+            logger.warning("monitoring: flush failed, keeping the figures for the next one: %s", exc)
+        for func in self._periodic:
+            try:
+                func()
+            except Exception as exc:
+                logger.warning("monitoring: %s failed: %s", getattr(func, "__name__", func), exc)
+
+    def stop(self) -> None:
+        """Last flush at process exit (gunicorn and django-q2 workers exit through atexit)."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._flush_round()
+
+
+recorder = Recorder()

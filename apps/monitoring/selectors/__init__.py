@@ -1,0 +1,1 @@
+"""Reads of the monitoring app: metric windows, slow queries, database and queue health."""

@@ -1,0 +1,1 @@
+"""Writes of the monitoring app: metric flushes and roll-ups, slow queries, alerts, Silk."""

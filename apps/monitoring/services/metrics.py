@@ -1,0 +1,434 @@
+"""Storing metrics: the background flush, the per-minute roll-up and the hourly fold.
+
+With Redis (REDIS_URL) every process flushes with one pipelined write into a hash per
+minute; the roll-up job (every minute) claims each hash with RENAME — atomic, so two
+roll-ups never take the same data — and merges it into MetricRollup rows. Without Redis
+the flush merges straight into the same rows. Merging adds, so a minute may be rolled up
+in several parts (late flushes, several processes) and still come out right.
+"""
+
+import contextlib
+import json
+import logging
+import math
+import os
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from apps.monitoring.histogram import merge as merge_buckets
+from apps.monitoring.models import HOUR, MINUTE, MetricRollup, SlowQuery
+from apps.monitoring.recorder import Cell, CellKey, QueryCapture, QueryKey
+
+logger = logging.getLogger("apps.monitoring")
+
+SEP = "\x1f"
+# A claimed hash whose roll-up died midway is taken again after this many seconds.
+STALE_CLAIM_SECONDS = 600
+KEY_TTL_SECONDS = 7 * 24 * 3600
+MAX_QUEUED_CAPTURES = 10000
+
+_local = threading.local()
+
+
+def _prefix() -> str:
+    return settings.MONITORING_REDIS_PREFIX
+
+
+def metrics_redis() -> redis.Redis | None:
+    """This process's Redis client for metrics, or None without REDIS_URL."""
+    url = settings.REDIS_URL
+    if not url:
+        return None
+    client = getattr(_local, "client", None)
+    if client is None or getattr(_local, "pid", None) != os.getpid() or getattr(_local, "url", None) != url:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        _local.client, _local.pid, _local.url = client, os.getpid(), url
+    return client
+
+
+# --- the flush (background thread of each process) ------------------------------------
+
+
+def metrics_flush_write(*, cells: dict[CellKey, Cell], queries: dict[QueryKey, QueryCapture]) -> None:
+    client = metrics_redis()
+    if client is None:
+        metrics_store(cells=cells)
+        slow_queries_store(queries=queries)
+        return
+    prefix = _prefix()
+    pipe = client.pipeline(transaction=False)
+    minutes = set()
+    for (kind, key, minute), cell in cells.items():
+        cells_key = f"{prefix}cells:{minute}"
+        field = f"{kind}{SEP}{key}{SEP}"
+        minutes.add(minute)
+        pipe.hincrby(cells_key, field + "c", cell.count)
+        if cell.errors:
+            pipe.hincrby(cells_key, field + "e", cell.errors)
+        if cell.client_errors:
+            pipe.hincrby(cells_key, field + "ce", cell.client_errors)
+        if cell.total_ms:
+            pipe.hincrbyfloat(cells_key, field + "t", cell.total_ms)
+        if cell.queries:
+            pipe.hincrby(cells_key, field + "q", cell.queries)
+            pipe.hincrbyfloat(cells_key, field + "qt", cell.query_ms)
+        for index, count in cell.buckets.items():
+            pipe.hincrby(cells_key, f"{field}h{index}", count)
+        for name, count in cell.counters.items():
+            pipe.hincrby(cells_key, f"{field}k{name}", count)
+        if cell.count:
+            pipe.zadd(f"{prefix}max:{minute}", {f"{kind}{SEP}{key}": cell.max_ms}, gt=True)
+    for minute in minutes:
+        pipe.expire(f"{prefix}cells:{minute}", KEY_TTL_SECONDS)
+        pipe.expire(f"{prefix}max:{minute}", KEY_TTL_SECONDS)
+    if minutes:
+        pipe.sadd(f"{prefix}minutes", *minutes)
+    if queries:
+        pipe.rpush(
+            f"{prefix}queries",
+            *(
+                json.dumps([source_kind, source, _capture_to_dict(c)])
+                for (_, source_kind, source), c in queries.items()
+            ),
+        )
+        pipe.ltrim(f"{prefix}queries", -MAX_QUEUED_CAPTURES, -1)
+    pipe.execute()
+
+
+def _capture_to_dict(capture: QueryCapture) -> dict:
+    return {name: getattr(capture, name) for name in QueryCapture.__slots__}
+
+
+def _parse_cells(
+    minute: int, data: dict[bytes, bytes], maxes: list[tuple[bytes, float]]
+) -> dict[CellKey, Cell]:
+    cells: dict[CellKey, Cell] = {}
+    for raw_field, raw_value in data.items():
+        kind, key, stat = raw_field.decode().split(SEP, 2)
+        cell = cells.get((kind, key, minute))
+        if cell is None:
+            cell = cells[(kind, key, minute)] = Cell()
+        value = raw_value.decode()
+        if stat == "c":
+            cell.count = int(value)
+        elif stat == "e":
+            cell.errors = int(value)
+        elif stat == "ce":
+            cell.client_errors = int(value)
+        elif stat == "t":
+            cell.total_ms = float(value)
+        elif stat == "q":
+            cell.queries = int(value)
+        elif stat == "qt":
+            cell.query_ms = float(value)
+        elif stat.startswith("h"):
+            cell.buckets[int(stat[1:])] = int(value)
+        elif stat.startswith("k"):
+            cell.counters[stat[1:]] = int(value)
+    for member, score in maxes:
+        kind, key = member.decode().split(SEP, 1)
+        if (kind, key, minute) in cells:
+            cells[(kind, key, minute)].max_ms = float(score)
+    return cells
+
+
+# --- the roll-up job (every minute) ---------------------------------------------------------
+
+
+def metrics_rollup() -> dict[str, int]:
+    """Merge every flushed minute waiting in Redis into MetricRollup rows (and slow queries).
+
+    1. Each minute listed in the set is claimed by renaming its hash to a unique name.
+    2. The claimed hash is merged into the database, then deleted.
+    3. Claims older than STALE_CLAIM_SECONDS (a roll-up that died midway) are taken again.
+    4. Slow-query captures are read from the list, stored, then trimmed off it.
+    Without Redis the flushes already wrote to the database: nothing to do.
+    """
+    client = metrics_redis()
+    if client is None:
+        return {"minutes": 0, "series": 0, "queries": 0}
+    prefix = _prefix()
+    claims: list[tuple[int, str]] = []
+    for raw in sorted(client.smembers(f"{prefix}minutes")):
+        minute = int(raw)
+        # Removed first: a flush that lands after the rename lists the minute again.
+        client.srem(f"{prefix}minutes", raw)
+        claim = f"{prefix}rolling:{minute}:{int(time.time())}:{uuid.uuid4().hex}"
+        try:
+            client.rename(f"{prefix}cells:{minute}", claim)
+        except redis.ResponseError:
+            continue  # already rolled up
+        with contextlib.suppress(redis.ResponseError):
+            client.rename(f"{prefix}max:{minute}", claim + ":max")
+        claims.append((minute, claim))
+    for stale in client.scan_iter(match=f"{prefix}rolling:*", count=500):
+        name = stale.decode()
+        parts = name[len(prefix) :].split(":")
+        if len(parts) != 4 or time.time() - int(parts[2]) < STALE_CLAIM_SECONDS:
+            continue
+        claim = f"{prefix}rolling:{parts[1]}:{int(time.time())}:{uuid.uuid4().hex}"
+        try:
+            client.rename(name, claim)
+        except redis.ResponseError:
+            continue
+        with contextlib.suppress(redis.ResponseError):
+            client.rename(name + ":max", claim + ":max")
+        claims.append((int(parts[1]), claim))
+
+    series = 0
+    for minute, claim in claims:
+        pipe = client.pipeline(transaction=False)
+        pipe.hgetall(claim)
+        pipe.zrange(claim + ":max", 0, -1, withscores=True)
+        data, maxes = pipe.execute()
+        cells = _parse_cells(minute, data, maxes)
+        metrics_store(cells=cells)
+        client.delete(claim, claim + ":max")
+        series += len(cells)
+
+    raw_captures = client.lrange(f"{prefix}queries", 0, MAX_QUEUED_CAPTURES - 1)
+    if raw_captures:
+        queries: dict[QueryKey, QueryCapture] = {}
+        for raw in raw_captures:
+            source_kind, source, fields = json.loads(raw)
+            capture = QueryCapture(**fields)
+            key = (capture.fingerprint, source_kind, source)
+            if key in queries:
+                queries[key].merge(capture)
+            else:
+                queries[key] = capture
+        slow_queries_store(queries=queries)
+        client.ltrim(f"{prefix}queries", len(raw_captures), -1)
+    return {"minutes": len(claims), "series": series, "queries": len(raw_captures)}
+
+
+# --- merging into the database ---------------------------------------------------------------
+
+
+def _when(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+@transaction.atomic
+def metrics_store(*, cells: dict[CellKey, Cell], resolution: int = MINUTE) -> int:
+    """Add ``cells`` into their MetricRollup rows (created as needed). Safe with concurrent writers:
+
+    rows are first inserted empty (conflicts ignored), then locked and added to.
+    """
+    if not cells:
+        return 0
+    wanted = {(kind, key[:300], _when(minute)): cell for (kind, key, minute), cell in cells.items()}
+    MetricRollup.objects.bulk_create(
+        [MetricRollup(kind=kind, key=key, resolution=resolution, start=start) for kind, key, start in wanted],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    rows = (
+        MetricRollup.objects.select_for_update()
+        .filter(
+            resolution=resolution,
+            start__in={start for _, _, start in wanted},
+            kind__in={kind for kind, _, _ in wanted},
+            key__in={key for _, key, _ in wanted},
+        )
+        .order_by("id")
+    )
+    changed = []
+    for row in rows:
+        cell = wanted.get((row.kind, row.key, row.start))
+        if cell is None:
+            continue
+        row.count += cell.count
+        row.errors += cell.errors
+        row.client_errors += cell.client_errors
+        row.total_ms += cell.total_ms
+        row.max_ms = max(row.max_ms, cell.max_ms)
+        row.queries += cell.queries
+        row.query_ms += cell.query_ms
+        row.buckets = {str(i): c for i, c in merge_buckets(dict(row.buckets), cell.buckets).items()}
+        counters = dict(row.counters)
+        for name, count in cell.counters.items():
+            counters[name] = counters.get(name, 0) + count
+        row.counters = counters
+        changed.append(row)
+    MetricRollup.objects.bulk_update(
+        changed,
+        [
+            "count",
+            "errors",
+            "client_errors",
+            "total_ms",
+            "max_ms",
+            "queries",
+            "query_ms",
+            "buckets",
+            "counters",
+        ],
+        batch_size=500,
+    )
+    return len(changed)
+
+
+@transaction.atomic
+def slow_queries_store(*, queries: dict[QueryKey, QueryCapture]) -> int:
+    if not queries:
+        return 0
+    now = timezone.now()
+    wanted = {(fp, kind, source[:300]): capture for (fp, kind, source), capture in queries.items()}
+    SlowQuery.objects.bulk_create(
+        [
+            SlowQuery(
+                fingerprint=fp,
+                source_kind=kind,
+                source=source,
+                normalized_sql=capture.normalized_sql,
+                database=capture.database,
+                vendor=capture.vendor,
+                code_line=capture.code_line[:500],
+                first_seen=_when(int(capture.first_seen)) if capture.first_seen else now,
+                last_seen=now,
+            )
+            for (fp, kind, source), capture in wanted.items()
+        ],
+        ignore_conflicts=True,
+    )
+    rows = (
+        SlowQuery.objects.select_for_update()
+        .filter(fingerprint__in={fp for fp, _, _ in wanted}, source_kind__in={k for _, k, _ in wanted})
+        .order_by("id")
+    )
+    changed = []
+    for row in rows:
+        capture = wanted.get((row.fingerprint, row.source_kind, row.source))
+        if capture is None:
+            continue
+        if capture.sample_sql and (capture.sample_ms > row.sample_ms or not row.sample_sql):
+            row.sample_sql, row.sample_ms = capture.sample_sql, capture.sample_ms
+            # A slower sample deserves a fresh plan.
+            if capture.slow_calls:
+                row.explained_at = None
+        row.code_line = row.code_line or capture.code_line[:500]
+        row.calls += capture.calls
+        row.total_ms += capture.total_ms
+        row.max_ms = max(row.max_ms, capture.max_ms)
+        row.slow_calls += capture.slow_calls
+        row.nplus1_hits += capture.nplus1_hits
+        row.max_repeats = max(row.max_repeats, capture.max_repeats)
+        row.last_seen = _when(int(capture.last_seen)) if capture.last_seen else now
+        changed.append(row)
+    SlowQuery.objects.bulk_update(
+        changed,
+        [
+            "sample_sql",
+            "sample_ms",
+            "explained_at",
+            "code_line",
+            "calls",
+            "total_ms",
+            "max_ms",
+            "slow_calls",
+            "nplus1_hits",
+            "max_repeats",
+            "last_seen",
+        ],
+    )
+    return len(changed)
+
+
+# --- the hourly fold and retention -----------------------------------------------------------
+
+
+def _hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def metrics_fold(*, now: datetime | None = None) -> dict[str, int]:
+    """Fold minutes into hourly rows and apply retention.
+
+    1. Every complete hour (ended 5+ minutes ago) that has minute rows but no hourly rows,
+       and the last three complete hours (late flushes), is recomputed from its minutes.
+    2. Minute rows older than MONITORING_MINUTE_RETENTION_HOURS and hourly rows older than
+       MONITORING_HOUR_RETENTION_DAYS are deleted.
+    """
+    now = now or timezone.now()
+    last_complete = _hour_floor(now - timedelta(minutes=5)) - timedelta(hours=1)
+    minute_hours = {
+        _hour_floor(start)
+        for start in MetricRollup.objects.filter(
+            resolution=MINUTE, start__lt=last_complete + timedelta(hours=1)
+        )
+        .values_list("start", flat=True)
+        .distinct()
+    }
+    folded = set(
+        MetricRollup.objects.filter(resolution=HOUR, start__in=minute_hours)
+        .values_list("start", flat=True)
+        .distinct()
+    )
+    recent = {last_complete - timedelta(hours=back) for back in range(3)}
+    hours = sorted(hour for hour in minute_hours if hour not in folded or hour in recent)
+    for hour in hours:
+        _fold_hour(hour)
+    minutes_deleted, _ = MetricRollup.objects.filter(
+        resolution=MINUTE, start__lt=now - timedelta(hours=settings.MONITORING_MINUTE_RETENTION_HOURS)
+    ).delete()
+    hours_deleted, _ = MetricRollup.objects.filter(
+        resolution=HOUR, start__lt=now - timedelta(days=settings.MONITORING_HOUR_RETENTION_DAYS)
+    ).delete()
+    return {"hours_folded": len(hours), "minutes_deleted": minutes_deleted, "hours_deleted": hours_deleted}
+
+
+@transaction.atomic
+def _fold_hour(hour: datetime) -> None:
+    totals: dict[tuple[str, str], Cell] = defaultdict(Cell)
+    for row in MetricRollup.objects.filter(
+        resolution=MINUTE, start__gte=hour, start__lt=hour + timedelta(hours=1)
+    ):
+        cell = totals[(row.kind, row.key)]
+        cell.merge(
+            Cell(
+                count=row.count,
+                errors=row.errors,
+                client_errors=row.client_errors,
+                total_ms=row.total_ms,
+                max_ms=row.max_ms,
+                queries=row.queries,
+                query_ms=row.query_ms,
+                buckets={int(i): c for i, c in row.buckets.items()},
+                counters=dict(row.counters),
+            )
+        )
+    MetricRollup.objects.filter(resolution=HOUR, start=hour).delete()
+    MetricRollup.objects.bulk_create(
+        [
+            MetricRollup(
+                kind=kind,
+                key=key,
+                resolution=HOUR,
+                start=hour,
+                count=cell.count,
+                errors=cell.errors,
+                client_errors=cell.client_errors,
+                total_ms=cell.total_ms,
+                max_ms=cell.max_ms,
+                queries=cell.queries,
+                query_ms=cell.query_ms,
+                buckets={str(i): c for i, c in cell.buckets.items()},
+                counters=cell.counters,
+            )
+            for (kind, key), cell in totals.items()
+        ],
+        batch_size=500,
+    )
+
+
+def minute_of(moment: datetime) -> int:
+    return int(math.floor(moment.timestamp() / 60) * 60)
