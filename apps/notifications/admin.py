@@ -13,7 +13,13 @@ from apps.notifications.models import (
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records are written by the app's services; the admin only shows them."""
+    """Records are written by the app's services; the admin only shows them, to any staff user."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -66,6 +72,9 @@ class WebhookAttemptInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
 
 
 @admin.register(WebhookDelivery)
