@@ -10,11 +10,14 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Query, Router
+from django.urls import reverse
+from ninja import File, Form, Query, Router, Schema, UploadedFile
 from ninja.errors import HttpError
 
 from apps.commerce import selectors
 from apps.commerce.schemas import CustomerOut, ErrorOut, OrderDetailOut, OrderListQuery, OrderPageOut
+from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
+from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
 
 router = Router(tags=["commerce"])
@@ -79,3 +82,51 @@ def get_customer(request: HttpRequest, customer_id: int):
     if customer is None:
         raise HttpError(404, f"Customer {customer_id} does not exist.")
     return customer
+
+
+class ImportJobOut(Schema):
+    id: str
+    kind: str
+    status: str
+    table: str
+    filename: str
+    url: str
+    page: str
+
+
+@router.post(
+    "/imports",
+    response={202: ImportJobOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    summary="Import a CSV file of customers, orders, line items or parts (staff)",
+    description="Multipart form: `table` (customer, orders, lineitem or part) and `file` (CSV in the "
+    "`tpchgen-cli csv` column layout, with its header). The import runs as a job: poll `url` for its "
+    "progress and result (`result.imported`, and `result.errors` with line numbers when nothing was "
+    "imported). Staff only: an import writes data every user sees.",
+)
+def create_import(request: HttpRequest, table: Form[str], file: File[UploadedFile] = None):
+    if not request.user.is_staff:
+        raise HttpError(403, "Importing data is for staff.")
+    refusal = upload_refusal(request)
+    if refusal:
+        raise HttpError(413, refusal)
+    if file is None:
+        raise HttpError(
+            422,
+            f"Invalid input: attach the CSV file as the multipart field `file` "
+            f"(up to {upload_limit_text()}).",
+        )
+    try:
+        job = import_enqueue(table=table, file=file, owner=request.user)
+    except ImportTooLarge as exc:
+        raise HttpError(413, str(exc)) from None
+    except ImportInputError as exc:
+        raise HttpError(422, f"Invalid input: {exc}") from None
+    return 202, {
+        "id": str(job.uuid),
+        "kind": job.kind,
+        "status": job.status,
+        "table": job.params["table"],
+        "filename": job.params["filename"],
+        "url": reverse("api:job_detail", args=[job.uuid]),
+        "page": reverse("jobs:detail", args=[job.uuid]),
+    }

@@ -3,13 +3,22 @@
 import datetime
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods
 
 from apps.commerce import selectors
+from apps.commerce.forms import ImportForm
 from apps.commerce.models import Order
+from apps.commerce.services import IMPORT_JOB_KIND, ImportInputError, ImportTooLarge, import_enqueue
+from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.jobs.selectors import jobs_list_for_user
 
 ORDERS_PER_PAGE = 50
 STATUS_LABELS = dict(Order.Status.choices)
@@ -88,3 +97,75 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     if order is None:
         raise Http404(f"Order {order_id} does not exist.")
     return render(request, "commerce/order_detail.html", {"order": order})
+
+
+# --- Import (staff only: an import writes data that every user sees) -------------------
+
+RECENT_IMPORTS = 10
+IMPORT_JOB_FIELDS = (
+    "uuid",
+    "kind",
+    "status",
+    "params",
+    "result",
+    "error",
+    "progress_done",
+    "progress_total",
+    "progress_message",
+    "created_at",
+    "finished_at",
+    "owner__username",
+)
+
+
+@csrf_exempt
+def import_upload(request: HttpRequest) -> HttpResponse:
+    """The import form, and its upload.
+
+    CSRF is checked after the size: a body over the limit is refused with 413 before
+    anything reads it (the CSRF check would read it to find the token).
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not request.user.is_staff:
+        raise PermissionDenied("Importing data is for staff.")
+    if request.method == "POST":
+        refusal = upload_refusal(request)
+        if refusal:
+            return _import_page(request, ImportForm(), refusal=refusal, status=413)
+    return _import_upload_checked(request)
+
+
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def _import_upload_checked(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _import_page(request, ImportForm())
+    form = ImportForm(request.POST, request.FILES)
+    refusal = upload_refusal(request)
+    if refusal:
+        return _import_page(request, form, refusal=refusal, status=413)
+    if not form.is_valid():
+        return _import_page(request, form, status=422)
+    try:
+        job = import_enqueue(
+            table=form.cleaned_data["table"], file=form.cleaned_data["file"], owner=request.user
+        )
+    except ImportInputError as exc:
+        form.add_error("file", str(exc))
+        return _import_page(request, form, status=413 if isinstance(exc, ImportTooLarge) else 422)
+    messages.success(request, "File received: the import runs as a job. This page shows its progress.")
+    return redirect("jobs:detail", job_id=job.uuid)
+
+
+def _import_page(
+    request: HttpRequest, form: ImportForm, *, refusal: str = "", status: int = 200
+) -> HttpResponse:
+    imports = jobs_list_for_user(user=request.user, kind=IMPORT_JOB_KIND).only(*IMPORT_JOB_FIELDS)
+    context = {
+        "form": form,
+        "refusal": refusal,
+        "limit": upload_limit_text(),
+        "imports": list(imports[:RECENT_IMPORTS]),
+    }
+    return render(request, "commerce/import.html", context, status=status)
