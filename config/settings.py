@@ -319,6 +319,20 @@ REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 REPORTS_STORAGE_PREFIX = env.str("REPORTS_STORAGE_PREFIX", default="reports")
 # Rows fetched per round trip from the server-side cursor that feeds a report or export.
 REPORTS_CHUNK_ROWS = env.int("REPORTS_CHUNK_ROWS", default=5000)
+# Imports: a larger upload is refused before any of it is stored (the first upload
+# handler checks it; it applies to every upload of the site).
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)
+# Stored uploads whose import never finished (a dead job) are deleted after this long.
+IMPORT_UPLOAD_RETENTION_DAYS = env.int("IMPORT_UPLOAD_RETENTION_DAYS", default=7)
+FILE_UPLOAD_HANDLERS = [
+    "apps.commerce.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+# Files above this size stream to a temporary file, not memory; form fields and JSON
+# bodies (never files) stay small.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- Monitoring (issue 5: add this app's settings here) -----------------------------
 # Request and job metrics live in each process's memory and are flushed in the
