@@ -1,0 +1,105 @@
+"""The building blocks of report definitions (see the package's docstring)."""
+
+import calendar
+import dataclasses
+import datetime
+from collections.abc import Callable
+from typing import Literal
+
+from django.db import models
+from pydantic import BaseModel, ConfigDict, Field
+
+from apps.commerce.models import Customer, LineItem, Nation, Order, Region, Supplier
+from apps.reports.models import Format
+
+
+class ColumnKind:
+    TEXT = "text"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    DATE = "date"
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str = ColumnKind.TEXT
+
+
+@dataclasses.dataclass(frozen=True)
+class SqlQuery:
+    """Plain SQL with %s placeholders and its parameters."""
+
+    sql: str
+    params: tuple
+
+
+# What a builder returns: SQL, or a queryset of value tuples (``values_list``).
+ReportQuery = SqlQuery | models.QuerySet
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportDefinition:
+    name: str
+    title: str
+    description: str
+    params: type[BaseModel]
+    columns: tuple[Column, ...]
+    build: Callable[[BaseModel], ReportQuery]
+    formats: tuple[str, ...] = (Format.CSV, Format.XLSX)
+    # Exports stream many rows: their progress counts rows against a COUNT(*) first.
+    count_rows: bool = False
+    # Rows the result can have at most (TPC-H "top N"), for progress; None = unknown.
+    limit: int | None = None
+
+    @property
+    def header(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    def defaults(self) -> dict:
+        return self.params().model_dump(mode="json")
+
+
+class UnknownReport(LookupError):
+    pass
+
+
+def _table(model: type[models.Model]) -> str:
+    return model._meta.db_table
+
+
+TABLES = {
+    "lineitem": _table(LineItem),
+    "orders": _table(Order),
+    "customer": _table(Customer),
+    "nation": _table(Nation),
+    "region": _table(Region),
+    "supplier": _table(Supplier),
+}
+
+
+def sql_text(text: str) -> str:
+    # Table names come from the models (fixed identifiers, not input); values are %s.
+    return text.format(**TABLES)
+
+
+def add_months(day: datetime.date, months: int) -> datetime.date:
+    """``day`` plus whole months, clamped to the month's last day (SQL ``+ interval 'n month'``)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return datetime.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Segment = Literal["AUTOMOBILE", "BUILDING", "FURNITURE", "HOUSEHOLD", "MACHINERY"]
+RegionName = Literal["AFRICA", "AMERICA", "ASIA", "EUROPE", "MIDDLE EAST"]
+# TPC-H data covers order dates 1992-01-01 .. 1998-08-02; ship dates run a few months on.
+EARLIEST = datetime.date(1990, 1, 1)
+LATEST = datetime.date(2005, 12, 31)
+
+
+def date_field(default: datetime.date, description: str):
+    return Field(default=default, ge=EARLIEST, le=LATEST, description=description)
