@@ -94,17 +94,27 @@ def notification_get_for_user(*, user: AbstractBaseUser, notification_id: int) -
     return notification
 
 
+def bell_state_cached(*, user: AbstractBaseUser) -> dict | None:
+    """The bell's state if cached, else None: pages never query for the bell."""
+    return cache.get(bell_cache_key(user.pk))
+
+
 def bell_state(*, user: AbstractBaseUser) -> dict:
     """The unread count and the latest few, for the bell on every page.
 
-    Cached per user (services delete the entry whenever a notification is created or
-    read), so a page costs no query for it once cached.
+    Cached per user: services refresh the entry after each change (create, read), so
+    pages and polls cost no query for it once cached.
     """
-    key = bell_cache_key(user.pk)
-    state = cache.get(key)
+    state = bell_state_cached(user=user)
     if state is not None:
         return state
-    unread = Notification.objects.filter(recipient=user, read_at__isnull=True).count()
+    return bell_state_refresh(user_id=user.pk)
+
+
+def bell_state_refresh(*, user_id: int) -> dict:
+    """Count and read the latest few (two queries) and cache them."""
+    key = bell_cache_key(user_id)
+    unread = Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
     latest = [
         {
             "id": row.pk,
@@ -114,7 +124,7 @@ def bell_state(*, user: AbstractBaseUser) -> dict:
             "created_at": row.created_at,
             "read": row.read_at is not None,
         }
-        for row in Notification.objects.filter(recipient=user)
+        for row in Notification.objects.filter(recipient_id=user_id)
         .only("id", "title", "link", "level", "created_at", "read_at")
         .order_by("-id")[:BELL_LATEST]
     ]

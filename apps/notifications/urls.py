@@ -6,6 +6,7 @@ app_name = "notifications"
 urlpatterns = [
     path("", views.notification_list, name="list"),
     path("bell", views.bell, name="bell"),
+    path("<int:notification_id>/", views.notification_open, name="open"),
     path("<int:notification_id>/read", views.notification_read, name="read"),
     path("read-all", views.notifications_read_all, name="read_all"),
     path("preferences", views.preferences, name="preferences"),

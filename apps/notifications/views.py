@@ -130,6 +130,18 @@ def notification_list(request: HttpRequest) -> HttpResponse:
 
 
 @_login_required
+@require_GET
+def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Where the bell's items lead: the notification's own link (or the list)."""
+    notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)
+    if notification.link and url_has_allowed_host_and_scheme(
+        notification.link, allowed_hosts={request.get_host()}
+    ):
+        return redirect(notification.link)
+    return redirect(reverse("notifications:list") + f"#notification-{notification.pk}")
+
+
+@_login_required
 @require_POST
 def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)

@@ -93,27 +93,60 @@ def test_other_user_cannot_redeliver(client, bob, endpoint, published):
 # --- Bell and list --------------------------------------------------------------------
 
 
-def test_unread_count_costs_no_query_once_cached(alice_client, alice):
-    tell(alice)
-    tell(alice, title="Second")
-    with CaptureQueriesContext(connection) as first:
+def notification_queries(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "notifications_notification" in q["sql"]]
+
+
+def test_unread_count_costs_no_query_once_cached(alice_client, alice, django_capture_on_commit_callbacks):
+    # The services refresh the cached state once their writes commit.
+    with django_capture_on_commit_callbacks(execute=True):
+        tell(alice)
+        tell(alice, title="Second")
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as page_queries:
+            page = alice_client.get(reverse("jobs:list")).content.decode()
+        assert 'aria-label="2 unread"' in page and "Second" in page
+        assert notification_queries(page_queries) == []
+
+
+def test_page_never_queries_for_the_bell_and_its_poll_fills_the_cache(alice_client, alice):
+    tell(alice)  # no commit callbacks here: the cache stays empty
+    with CaptureQueriesContext(connection) as page_queries:
         page = alice_client.get(reverse("jobs:list")).content.decode()
-    assert 'aria-label="2 unread"' in page
-    assert any("notifications_notification" in q["sql"] for q in first.captured_queries)
+    assert 'data-etag=""' in page and "unread" not in page
+    assert notification_queries(page_queries) == []
 
-    with CaptureQueriesContext(connection) as second:
-        page = alice_client.get(reverse("jobs:list")).content.decode()
-    assert 'aria-label="2 unread"' in page
-    assert not any("notifications_notification" in q["sql"] for q in second.captured_queries)
+    with CaptureQueriesContext(connection) as poll_queries:
+        assert 'aria-label="1 unread"' in alice_client.get(reverse("notifications:bell")).content.decode()
+    assert notification_queries(poll_queries)
+    with CaptureQueriesContext(connection) as second_render:
+        assert 'aria-label="1 unread"' in alice_client.get(reverse("jobs:list")).content.decode()
+    assert notification_queries(second_render) == []
 
 
-def test_new_notification_and_read_mark_refresh_the_cached_count(alice_client, alice):
-    alice_client.get(reverse("jobs:list"))
-    notification = tell(alice, title="Fresh news")
-    assert selectors.bell_state(user=alice)["unread"] == 1
+def test_new_notification_and_read_mark_refresh_the_cached_count(
+    alice_client, alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        notification = tell(alice, title="Fresh news")
+    assert selectors.bell_state_cached(user=alice)["unread"] == 1
     assert "Fresh news" in alice_client.get(reverse("jobs:list")).content.decode()
-    services.notification_mark_read(notification=notification)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.notification_mark_read(notification=notification)
+    assert selectors.bell_state_cached(user=alice)["unread"] == 0
     assert 'aria-label="1 unread"' not in alice_client.get(reverse("jobs:list")).content.decode()
+
+
+def test_bell_item_opens_the_notifications_link_for_its_owner_only(client, alice, bob):
+    notification = tell(alice, link="/jobs/")
+    client.force_login(bob)
+    assert client.get(reverse("notifications:open", args=[notification.pk])).status_code == 404
+    client.force_login(alice)
+    response = client.get(reverse("notifications:open", args=[notification.pk]))
+    assert response.status_code == 302 and response["Location"] == "/jobs/"
+    elsewhere = tell(alice, link="https://evil.example/")
+    response = client.get(reverse("notifications:open", args=[elsewhere.pk]))
+    assert response["Location"] == f"/notifications/#notification-{elsewhere.pk}"
 
 
 def test_bell_poll_answers_304_while_nothing_changed(alice_client, alice):

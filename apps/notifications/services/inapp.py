@@ -6,14 +6,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.notifications.models import Channel, Event, Level, Notification, Preference
-from apps.notifications.selectors import bell_cache_key
+from apps.notifications.selectors import bell_cache_key, bell_state_refresh
 
 
 def _bell_changed(user_id: int) -> None:
-    # After commit: a reader that recounts must see the new rows. Also now, so that this
-    # request's own page shows the change even inside a long transaction.
+    # Dropped now, so that nothing shows the old state; recounted once committed, so that
+    # the next page shows the new one without querying (pages only read the cache).
     cache.delete(bell_cache_key(user_id))
-    transaction.on_commit(lambda: cache.delete(bell_cache_key(user_id)))
+    transaction.on_commit(lambda: bell_state_refresh(user_id=user_id))
 
 
 def notification_create(

@@ -13,7 +13,7 @@
     var current = bell();
     if (!current || document.hidden) return;
     fetch(current.dataset.poll, {
-      headers: { "If-None-Match": current.dataset.etag },
+      headers: current.dataset.etag ? { "If-None-Match": current.dataset.etag } : {},
       credentials: "same-origin",
       cache: "no-store",
     })
@@ -35,6 +35,9 @@
       .catch(function () {});
   }
 
+  // A bell rendered without a cached state (no tag yet) is filled in at once.
+  var first = bell();
+  if (first && !first.dataset.etag) poll();
   setInterval(poll, EVERY_MS);
   document.addEventListener("visibilitychange", poll);
 })();
