@@ -187,6 +187,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Off: apps.core.caching.cached() computes every time (the load test's baseline).
+CACHE_ENABLED = env.bool("CACHE_ENABLED", default=True)
 
 # --- Auth ---------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,7 +9,7 @@ import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, UploadedFile
 from ninja.errors import HttpError
@@ -19,6 +19,7 @@ from apps.commerce.schemas import CustomerOut, ErrorOut, OrderDetailOut, OrderLi
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.caching import etag_for, not_modified
 
 router = Router(tags=["commerce"])
 
@@ -65,11 +66,14 @@ def list_orders(request: HttpRequest, query: Query[OrderListQuery]):
 
 
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS}, summary="An order and its lines")
-def get_order(request: HttpRequest, order_id: int):
+def get_order(request: HttpRequest, response: HttpResponse, order_id: int):
     order = selectors.order_get_with_line_items(order_id=order_id)
     if order is None:
         raise HttpError(404, f"Order {order_id} does not exist.")
-    return order
+    # Conditional GET: a client that has this version gets a bodyless 304.
+    etag = etag_for(OrderDetailOut.from_orm(order).model_dump_json())
+    response.headers["ETag"] = etag
+    return not_modified(request, etag=etag) or order
 
 
 @router.get(
@@ -77,11 +81,13 @@ def get_order(request: HttpRequest, order_id: int):
     response={200: CustomerOut, **ERRORS},
     summary="A customer with order count and total spent",
 )
-def get_customer(request: HttpRequest, customer_id: int):
-    customer = selectors.customer_get_summary(customer_id=customer_id)
+def get_customer(request: HttpRequest, response: HttpResponse, customer_id: int):
+    customer = selectors.customer_summary_cached(customer_id=customer_id)
     if customer is None:
         raise HttpError(404, f"Customer {customer_id} does not exist.")
-    return customer
+    etag = etag_for(CustomerOut.from_orm(customer).model_dump_json())
+    response.headers["ETag"] = etag
+    return not_modified(request, etag=etag) or customer
 
 
 class ImportJobOut(Schema):

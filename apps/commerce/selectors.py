@@ -12,6 +12,7 @@ from django.db.models import Count, DecimalField, Model, Prefetch, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.commerce.models import MONEY, Customer, Dataset, LineItem, Order
+from apps.core.caching import cached
 
 # The sort key of the order lists, served by the index order_date_id_idx.
 OrderKey = tuple[datetime.date, int]
@@ -170,6 +171,23 @@ def customer_get_summary(*, customer_id: int) -> Customer | None:
         .annotate(order_count=Count("orders"), total_spent=Coalesce(Sum("orders__total_price"), zero))
         .filter(id=customer_id)
         .first()
+    )
+
+
+# Measured (README, "Caching"): the summary query costs ~1.4 ms, a cache hit ~0.3 ms.
+CUSTOMER_SUMMARY_TTL = 60
+CUSTOMER_SUMMARY_STALE_TTL = 600
+# Invalidated by namespace_bump(CACHE_NAMESPACE) after imports (apps/commerce/cache_tasks.py).
+CACHE_NAMESPACE = "commerce"
+
+
+def customer_summary_cached(*, customer_id: int) -> Customer | None:
+    """``customer_get_summary`` through the cache: fresh for a minute, stale for ten more."""
+    return cached(
+        f"{CACHE_NAMESPACE}:customer-summary:{customer_id}",
+        lambda: customer_get_summary(customer_id=customer_id),
+        ttl=CUSTOMER_SUMMARY_TTL,
+        stale_ttl=CUSTOMER_SUMMARY_STALE_TTL,
     )
 
 

@@ -57,3 +57,7 @@ def import_csv(ctx, params: ImportParams) -> dict:
 def import_uploads_prune(ctx, params) -> dict:
     """Deletes stored import uploads older than IMPORT_UPLOAD_RETENTION_DAYS."""
     return {"deleted": services.import_uploads_prune()}
+
+
+# The commerce cache's invalidation receivers, warmer and warming schedule (issue 6).
+from apps.commerce import cache_tasks  # noqa: E402, F401

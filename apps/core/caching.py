@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response
 
 logger = logging.getLogger("apps.core.caching")
 
@@ -235,3 +237,40 @@ def cached_put(key: str, value: Any, *, ttl: float, stale_ttl: float) -> None:
     namespace = namespace_of(key)
     full_key = _full_key(namespace, key, namespace_version(namespace))
     cache.set(full_key, (value, time.time() + ttl), timeout=ttl + stale_ttl)
+
+
+# --- Conditional GET ----------------------------------------------------------------------
+
+
+def etag_for(payload: str | bytes) -> str:
+    """A strong ETag for a response body (the representation a client would receive)."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    return f'"{hashlib.sha256(data).hexdigest()[:32]}"'
+
+
+def not_modified(request: HttpRequest, *, etag: str) -> HttpResponse | None:
+    """A 304 (carrying the ETag) if the client's If-None-Match already names ``etag``, else None."""
+    response = get_conditional_response(request, etag=etag)
+    if response is not None:
+        response.headers["ETag"] = etag
+    return response
+
+
+# --- Warming ------------------------------------------------------------------------------
+
+# name -> function(limit) that fills the cache with an app's hottest keys, returns how many.
+_warmers: dict[str, Callable[[int], int]] = {}
+
+
+def warmer(name: str) -> Callable[[Callable[[int], int]], Callable[[int], int]]:
+    """Register an app's cache warmer (apps register from their ``tasks`` modules)."""
+
+    def register(func: Callable[[int], int]) -> Callable[[int], int]:
+        _warmers[name] = func
+        return func
+
+    return register
+
+
+def warmers() -> dict[str, Callable[[int], int]]:
+    return dict(sorted(_warmers.items()))

@@ -7,11 +7,18 @@ the others also run on the local-memory cache of the embedded default.
 import threading
 import time
 import uuid
+from io import StringIO
 
 import pytest
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from apps.commerce import selectors
 from apps.core import caching
+from apps.jobs.registry import kind_get
+from tests.commerce.test_api import commerce_world
 
 
 @pytest.fixture
@@ -140,3 +147,77 @@ def test_cache_stats_count_hits_stale_hits_and_misses(namespace):
     assert row["miss"] == 1
     assert row["computed"] == 2
     assert row["hit_ratio"] == 0.75
+
+
+# --- Where the commerce API uses it ---------------------------------------------------------
+
+
+@pytest.fixture
+def commerce_data(db):
+    return commerce_world()
+
+
+@pytest.mark.django_db
+def test_customer_summary_answers_304_to_a_matching_etag(alice_client, commerce_data):
+    first = alice_client.get("/api/commerce/customers/1")
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    again = alice_client.get("/api/commerce/customers/1", headers={"if-none-match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["ETag"] == etag
+    other = alice_client.get("/api/commerce/customers/1", headers={"if-none-match": '"something-else"'})
+    assert other.status_code == 200
+    assert other.json()["order_count"] == 5
+
+
+@pytest.mark.django_db
+def test_order_detail_answers_304_to_a_matching_etag(alice_client, commerce_data):
+    first = alice_client.get("/api/commerce/orders/3")
+    assert first.status_code == 200
+    again = alice_client.get("/api/commerce/orders/3", headers={"if-none-match": first.headers["ETag"]})
+    assert again.status_code == 304
+    # Another order has another representation, so another tag.
+    assert alice_client.get("/api/commerce/orders/4").headers["ETag"] != first.headers["ETag"]
+
+
+@pytest.mark.django_db
+def test_a_new_order_changes_the_cached_customer_summary(alice_client, commerce_data):
+    before = alice_client.get("/api/commerce/customers/3").json()
+    assert before["order_count"] == 0
+    order = commerce_data["orders"][0]
+    order.pk, order.customer = 100, commerce_data["customers"][2]
+    order.save(force_insert=True)
+    after = alice_client.get("/api/commerce/customers/3").json()
+    assert after["order_count"] == 1
+
+
+@pytest.mark.django_db
+def test_a_cached_customer_summary_needs_no_query(alice_client, commerce_data):
+    alice_client.get("/api/commerce/customers/2")
+    with CaptureQueriesContext(connection) as queries:
+        assert alice_client.get("/api/commerce/customers/2").json()["order_count"] == 4
+    # The session and the user may be read; the summary itself comes from the cache.
+    assert not [query for query in queries if "commerce_" in query["sql"]]
+
+
+@pytest.mark.django_db
+def test_warm_cache_fills_the_customer_summaries(commerce_data, django_assert_num_queries):
+    out = StringIO()
+    call_command("warm_cache", "--limit", "2", stdout=out)
+    assert "commerce.customer_summary: 2 keys" in out.getvalue()
+    # Customer 1 has the most orders: its summary is served without a query.
+    with django_assert_num_queries(0):
+        assert selectors.customer_summary_cached(customer_id=1).order_count == 5
+
+
+@pytest.mark.django_db
+def test_warm_cache_rejects_an_unknown_warmer():
+    with pytest.raises(CommandError, match="Unknown warmer nope"):
+        call_command("warm_cache", "--only", "nope")
+
+
+@pytest.mark.django_db
+def test_the_warm_job_kind_runs_on_a_schedule():
+    kind = kind_get("commerce.cache_warm")
+    assert kind.every is not None
