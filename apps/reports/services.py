@@ -179,7 +179,7 @@ def report_file_write(
     """
     report = progress or (lambda done, total, message: None)
     query = definition.build(params)
-    total = selectors.report_row_count(query=query) if definition.count_rows else None
+    total = selectors.report_row_count(query=query) if definition.streamed else None
     report(0, total, "Running the query")
 
     def counted(done: int) -> None:

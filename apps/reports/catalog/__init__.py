@@ -154,7 +154,7 @@ REPORTS: dict[str, ReportDefinition] = {
             columns=tuple(Column(name, kind) for name, _, kind in commerce.ORDER_COLUMNS),
             build=commerce.orders_export,
             formats=(Format.CSV,),
-            count_rows=True,
+            streamed=True,
         ),
         ReportDefinition(
             name="lineitems_export",
@@ -164,7 +164,7 @@ REPORTS: dict[str, ReportDefinition] = {
             columns=tuple(Column(name, kind) for name, _, kind in commerce.LINEITEM_COLUMNS),
             build=commerce.lineitems_export,
             formats=(Format.CSV,),
-            count_rows=True,
+            streamed=True,
         ),
     ]
 }

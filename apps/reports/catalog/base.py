@@ -47,8 +47,10 @@ class ReportDefinition:
     columns: tuple[Column, ...]
     build: Callable[[BaseModel], ReportQuery]
     formats: tuple[str, ...] = (Format.CSV, Format.XLSX)
-    # Exports stream many rows: their progress counts rows against a COUNT(*) first.
-    count_rows: bool = False
+    # Exports: as many rows as the tables hold. They are read from a server-side cursor
+    # and counted first (for progress). Reports return few rows (aggregates, "top N"):
+    # a plain cursor, which lets PostgreSQL plan them as psql would (see selectors).
+    streamed: bool = False
     # Rows the result can have at most (TPC-H "top N"), for progress; None = unknown.
     limit: int | None = None
 
