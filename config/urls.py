@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from apps.core.views import ReadinessView, healthz
+from apps.monitoring.views.prometheus import metrics
 from config.api import api
 
 urlpatterns = [
@@ -15,6 +16,8 @@ urlpatterns = [
     path("notifications/", include("apps.notifications.urls")),
     path("reports/", include("apps.reports.urls")),
     path("monitoring/", include("apps.monitoring.urls")),
+    path("metrics", metrics, name="metrics"),
+    path("silk/", include("silk.urls", namespace="silk")),
     path("", include("apps.commerce.urls")),
 ]
 

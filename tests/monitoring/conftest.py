@@ -4,13 +4,16 @@ Django's test environment) and start from an empty one."""
 import pytest
 
 from apps.monitoring.recorder import recorder
+from tests.monitoring.helpers import clear_redis
 
 
 @pytest.fixture(autouse=True)
 def empty_recorder():
     recorder.reset()
+    clear_redis()
     yield recorder
     recorder.reset()
+    clear_redis()
 
 
 @pytest.fixture

@@ -67,6 +67,16 @@ class Summary:
         return self.percentile(0.50)
 
     @property
+    def p75(self) -> float | None:
+        return self.percentile(0.75)
+
+    @property
+    def p75_cls(self) -> float | None:
+        """Layout shift is stored in thousandths (see MetricKind.BROWSER_CLS)."""
+        value = self.p75
+        return None if value is None else round(value / 1000.0, 3)
+
+    @property
     def p95(self) -> float | None:
         return self.percentile(0.95)
 

@@ -1,0 +1,1 @@
+"""Server-rendered performance pages (staff), the browser-metrics beacon and /metrics."""

@@ -1,0 +1,301 @@
+"""The "Performance" pages inside the Django admin (staff only).
+
+Each page renders its panel inside the admin's layout; the panel polls its own URL with
+htmx every few seconds and the view answers such a poll with the panel alone.
+"""
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.monitoring import charts
+from apps.monitoring.models import BROWSER_KINDS, AlertEvent, AlertRule, MetricKind, SlowQuery
+from apps.monitoring.selectors import database, queues
+from apps.monitoring.selectors import metrics as metric_selectors
+from apps.monitoring.selectors.metrics import WINDOWS, Summary, summaries, total, window_get
+from apps.monitoring.services import silk as silk_services
+from apps.monitoring.silk_sampling import armed_endpoints
+
+REFRESH_SECONDS = 5
+SLOTS = 30
+TABS = [
+    ("overview", "Overview"),
+    ("endpoints", "Endpoints"),
+    ("queries", "Slow queries"),
+    ("database", "Database"),
+    ("queues", "Queues"),
+    ("browser", "Browser"),
+    ("alerts", "Alerts"),
+]
+
+
+def _page(request: HttpRequest, *, tab: str, title: str, panel: str, context: dict) -> HttpResponse:
+    window_name = context.get("window_name")
+    context = {
+        **admin.site.each_context(request),
+        **context,
+        "tab": tab,
+        "tabs": TABS,
+        "title": title,
+        "panel_template": panel,
+        "windows": list(WINDOWS),
+        "refresh_seconds": REFRESH_SECONDS,
+        "window_name": window_name,
+    }
+    if request.htmx:
+        return render(request, panel, context)
+    return render(request, "monitoring/page.html", context)
+
+
+def _window(request: HttpRequest) -> tuple[str, timedelta]:
+    return window_get(request.GET.get("window"))
+
+
+def _times(window: timedelta, now) -> list:
+    return metric_selectors.slot_times(window=window, slots=SLOTS, now=now)
+
+
+@staff_member_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    window_name, window = _window(request)
+    now = timezone.now()
+    endpoints = summaries(kinds=[MetricKind.REQUEST], window=window, now=now, slots=SLOTS)
+    overall = total(endpoints, kind=MetricKind.REQUEST)
+    waits = total(summaries(kinds=[MetricKind.JOB_WAIT], window=window, now=now), kind=MetricKind.JOB_WAIT)
+    throughput = (
+        [count / (window.total_seconds() / 60 / SLOTS) for count, _ in overall.slots] if overall.slots else []
+    )
+    chart = charts.line_chart([("requests/min", throughput)], _times(window, now), bars=True)
+    slow_count = total(summaries(kinds=[MetricKind.SLOW_QUERY], window=window, now=now)).count
+    return _page(
+        request,
+        tab="overview",
+        title="Performance",
+        panel="monitoring/_overview.html",
+        context={
+            "window_name": window_name,
+            "overall": overall,
+            "waits": waits,
+            "chart": chart,
+            "slow_count": slow_count,
+            "top": metric_selectors.sort_summaries(endpoints, "total")[1][:5],
+            "cache": database.cache_hit_ratio(),
+            "connections": database.connections_by_state(),
+            "open_alerts": list(
+                AlertEvent.objects.filter(resolved_at__isnull=True).select_related("rule")[:20]
+            ),
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def endpoints(request: HttpRequest) -> HttpResponse:
+    window_name, window = _window(request)
+    sort, rows = metric_selectors.sort_summaries(
+        summaries(kinds=[MetricKind.REQUEST], window=window, slots=SLOTS), request.GET.get("sort")
+    )
+    return _page(
+        request,
+        tab="endpoints",
+        title="Endpoints",
+        panel="monitoring/_endpoints.html",
+        context={
+            "window_name": window_name,
+            "sort": sort,
+            "rows": [(row, [p95 for _, p95 in row.slots], urlencode({"key": row.key})) for row in rows],
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def endpoint_detail(request: HttpRequest) -> HttpResponse:
+    key = request.GET.get("key", "")
+    if not key:
+        raise Http404("No endpoint given.")
+    window_name, window = _window(request)
+    now = timezone.now()
+    found = summaries(kinds=[MetricKind.REQUEST], window=window, now=now, key=key, slots=SLOTS)
+    summary = found[0] if found else Summary(kind=MetricKind.REQUEST, key=key)
+    times = _times(window, now)
+    p95s = [p95 for _, p95 in summary.slots] or [None] * SLOTS
+    counts = [count for count, _ in summary.slots] or [0] * SLOTS
+    return _page(
+        request,
+        tab="endpoints",
+        title=f"Endpoint {key}",
+        panel="monitoring/_endpoint_detail.html",
+        context={
+            "window_name": window_name,
+            "key": key,
+            "key_query": urlencode({"key": key}),
+            "summary": summary,
+            "latency_chart": charts.line_chart([("p95", p95s)], times, unit=" ms"),
+            "calls_chart": charts.line_chart([("calls", counts)], times, bars=True),
+            "slow_queries": list(
+                SlowQuery.objects.filter(source_kind=SlowQuery.Source.REQUEST, source=key)
+                .defer("plan", "sample_sql")
+                .order_by("-total_ms")[:20]
+            ),
+            "silk_armed": key in armed_endpoints(),
+            "silk_left": silk_services.silk_requests_left(endpoint=key),
+        },
+    )
+
+
+@staff_member_required
+@require_POST
+def endpoint_silk(request: HttpRequest) -> HttpResponse:
+    """Record the endpoint's next N requests with Silk (or stop)."""
+    key = request.POST.get("key", "")
+    target = reverse("monitoring:endpoint") + "?" + urlencode({"key": key})
+    if not key.split(" ", 1)[-1].startswith("/"):
+        messages.error(request, "No endpoint given.")
+        return redirect(reverse("monitoring:endpoints"))
+    if request.POST.get("action") == "stop":
+        silk_services.silk_disarm(endpoint=key)
+        messages.success(request, f"Silk stopped recording {key}.")
+        return redirect(target)
+    try:
+        count = int(request.POST.get("requests", "0"))
+        silk_services.silk_arm(endpoint=key, requests=count)
+    except ValueError as exc:
+        message = str(exc) if "between" in str(exc) else "Requests must be a whole number."
+        messages.error(request, message)
+        return redirect(target)
+    messages.success(request, f"Silk records the next {count} requests of {key}.")
+    return redirect(target)
+
+
+@staff_member_required
+@require_GET
+def slow_queries(request: HttpRequest) -> HttpResponse:
+    rows = list(
+        SlowQuery.objects.defer("plan", "sample_sql", "plan_error").order_by("-last_seen", "-total_ms")[:100]
+    )
+    return _page(
+        request,
+        tab="queries",
+        title="Slow queries and N+1",
+        panel="monitoring/_queries.html",
+        context={"rows": rows},
+    )
+
+
+@staff_member_required
+@require_GET
+def slow_query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
+    query = get_object_or_404(SlowQuery, pk=query_id)
+    plan_root = None
+    if (
+        isinstance(query.plan, list)
+        and query.plan
+        and isinstance(query.plan[0], dict)
+        and "Plan" in query.plan[0]
+    ):
+        plan_root = query.plan[0]["Plan"]
+    return _page(
+        request,
+        tab="queries",
+        title="Slow query",
+        panel="monitoring/_query_detail.html",
+        context={
+            "query": query,
+            "plan_root": plan_root,
+            "source_query": urlencode({"key": query.source}),
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def database_health(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        tab="database",
+        title="Database health",
+        panel="monitoring/_database.html",
+        context={"db": database.database_health()},
+    )
+
+
+@staff_member_required
+@require_GET
+def queue_health(request: HttpRequest) -> HttpResponse:
+    window_name, window = _window(request)
+    now = timezone.now()
+    items = queues.queues_health(window=window, now=now, slots=SLOTS)
+    times = _times(window, now)
+    chart = charts.line_chart(
+        [(f"{q.name} done/slot", q.per_minute or [0] * SLOTS) for q in items], times, bars=False
+    )
+    return _page(
+        request,
+        tab="queues",
+        title="Queues",
+        panel="monitoring/_queues.html",
+        context={
+            "window_name": window_name,
+            "queues": items,
+            "chart": chart,
+            "running": queues.running_jobs(),
+            "dead": queues.dead_letters(),
+            "clusters": queues.worker_clusters(),
+            "expected_clusters": queues.expected_clusters(),
+            "utilisation": f"{settings.MONITORING_WORKER_UTILISATION:.0%}",
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def browser(request: HttpRequest) -> HttpResponse:
+    window_name, window = _window(request)
+    pages: dict[str, dict[str, Summary]] = {}
+    for item in summaries(kinds=list(BROWSER_KINDS), window=window):
+        pages.setdefault(item.key, {})[item.kind] = item
+    rows = [
+        (route, [metrics.get(kind) for kind in BROWSER_KINDS])
+        for route, metrics in sorted(pages.items(), key=lambda pair: -max(s.count for s in pair[1].values()))
+    ]
+    return _page(
+        request,
+        tab="browser",
+        title="Browser metrics",
+        panel="monitoring/_browser.html",
+        context={
+            "window_name": window_name,
+            "rows": rows,
+            "kinds": [MetricKind(kind).label for kind in BROWSER_KINDS],
+        },
+    )
+
+
+@staff_member_required
+@require_GET
+def alerts(request: HttpRequest) -> HttpResponse:
+    return _page(
+        request,
+        tab="alerts",
+        title="Alerts",
+        panel="monitoring/_alerts.html",
+        context={
+            "open_events": list(
+                AlertEvent.objects.filter(resolved_at__isnull=True).select_related("rule")[:50]
+            ),
+            "recent_events": list(
+                AlertEvent.objects.filter(resolved_at__isnull=False).select_related("rule")[:50]
+            ),
+            "rules": list(AlertRule.objects.all()),
+        },
+    )
