@@ -13,7 +13,9 @@ The database must be migrated; its commerce tables are replaced (first with scal
    Target: ours <= 1.2 x psql. Best of --repeat runs each, alternating.
 3. exports: rows/s of the order and line-item exports, next to psql's COPY of the
    same SELECT.
-4. import: see ``MEASUREMENTS`` — further measurements at the large scale plug in there.
+4. request path: each page's and endpoint's median time and query count, and what a
+   report costs inline next to the request that now only queues it (issue 4, item 6).
+5. import: see ``MEASUREMENTS`` — further measurements at the large scale plug in there.
 """
 
 import argparse
@@ -34,6 +36,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "benchmark-only")
 os.environ.setdefault("DEBUG", "0")
+# The request-path measurement uses Django's test client (host "testserver").
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 REPORT_TARGET = 1.2
 MEMORY_TARGET = 0.20
@@ -190,10 +194,80 @@ def measure_import_vs_psql_copy(bench: Bench) -> None:
     print("\nImport: not measured by this version of the script.")
 
 
+# Pages and endpoints that might still do slow work inline (issue 4, item 6), as staff.
+REQUEST_PATHS = [
+    "/",
+    "/orders/",
+    "/orders/?status=P",
+    "/orders/?customer={customer}",
+    "/orders/?date_from=1995-01-01&date_to=1995-01-31",
+    "/orders/{order}/",
+    "/api/commerce/orders?limit=50",
+    "/api/commerce/orders?status=P&limit=50",
+    "/api/commerce/orders/{order}",
+    "/api/commerce/customers/{customer}",
+    "/jobs/",
+    "/reports/",
+    "/reports/new/pricing_summary/",
+    "/reports/runs/",
+    "/admin/commerce/lineitem/",
+    "/admin/commerce/order/",
+    "/admin/commerce/customer/",
+]
+
+
+def measure_request_path(bench: Bench) -> None:
+    """Median time and query count of each page/endpoint (test client, in process), and
+    what a report costs a request now that it is a job (POST /api/reports) next to what
+    running it inline would cost."""
+    import statistics
+
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.commerce.models import Order
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-staff", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    busiest = Order.objects.values_list("customer_id", flat=True).order_by("-total_price").first()
+    order = Order.objects.order_by("-order_date").values_list("id", flat=True).first()
+    print(f"\nRequest path at scale {bench.args.scale}: median of 5 (staff user, in process)")
+    print(f"{'request':<52} {'status':>6} {'ms':>8} {'queries':>8}")
+    for template in REQUEST_PATHS:
+        path = template.format(customer=busiest, order=order)
+        client.get(path)  # warm caches, as a second visitor would find them
+        timings, queries, status = [], 0, 0
+        for _ in range(5):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(path)
+                timings.append((time.perf_counter() - started) * 1000)
+            queries, status = len(captured.captured_queries), response.status_code
+        print(f"{path:<52} {status:>6} {statistics.median(timings):>8.1f} {queries:>8}")
+
+    print("\nReports and exports: inline (what a request would take) vs. the request that queues the job")
+    print(f"{'report':<28} {'inline s':>9} {'POST /api/reports ms':>21}")
+    for name in [*REPORTS_TIMED, *EXPORTS_TIMED]:
+        inline, _ = ours_seconds(name, bench.work / f"{name}.inline.csv")
+        timings = []
+        for _ in range(5):
+            started = time.perf_counter()
+            response = client.post("/api/reports", {"report": name}, content_type="application/json")
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 202, response.content
+        print(f"{name:<28} {inline:>9.2f} {statistics.median(timings):>21.1f}")
+
+
 # Run in this order at the large scale, after the memory measurement. Each takes the Bench.
 MEASUREMENTS: list[Callable[[Bench], None]] = [
     measure_reports_vs_psql,
     measure_exports,
+    measure_request_path,
     measure_import_vs_psql_copy,
 ]
 
@@ -205,6 +279,12 @@ def main() -> int:
     parser.add_argument("--scale", default="0.1", help="the large TPC-H scale (default 0.1)")
     parser.add_argument("--small-scale", default="0.01", help="the small scale for memory (default 0.01)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timing, alternating (default 3)")
+    parser.add_argument(
+        "--only",
+        metavar="NAME",
+        help="run only the measurements whose name contains NAME, on the data already loaded "
+        "(no generating, loading or memory measurement)",
+    )
     parser.add_argument("--child", nargs=2, metavar=("REPORT", "FORMAT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -236,6 +316,12 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="reports-bench-") as tmp:
         work = Path(tmp)
+        if args.only:
+            bench = Bench(args=args, folders={}, psql=psql, psql_env=psql_env, work=work)
+            for measurement in MEASUREMENTS:
+                if args.only in measurement.__name__:
+                    measurement(bench)
+            return 0
         folders = {}
         for scale in (args.small_scale, args.scale):
             folders[scale] = work / f"tpch-{scale}"
