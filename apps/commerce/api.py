@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import File, Form, Query, Router, Schema, UploadedFile
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from apps.commerce import selectors
@@ -109,7 +109,7 @@ class ImportJobOut(Schema):
     "progress and result (`result.imported`, and `result.errors` with line numbers when nothing was "
     "imported). Staff only: an import writes data every user sees.",
 )
-def create_import(request: HttpRequest, table: Form[str], file: File[UploadedFile] = None):
+def create_import(request: HttpRequest, table: Form[str] = "", file: File[UploadedFile] = None):
     if not request.user.is_staff:
         raise HttpError(403, "Importing data is for staff.")
     refusal = upload_refusal(request)
@@ -127,12 +127,15 @@ def create_import(request: HttpRequest, table: Form[str], file: File[UploadedFil
         raise HttpError(413, str(exc)) from None
     except ImportInputError as exc:
         raise HttpError(422, f"Invalid input: {exc}") from None
-    return 202, {
-        "id": str(job.uuid),
-        "kind": job.kind,
-        "status": job.status,
-        "table": job.params["table"],
-        "filename": job.params["filename"],
-        "url": reverse("api:job_detail", args=[job.uuid]),
-        "page": reverse("jobs:detail", args=[job.uuid]),
-    }
+    return Status(
+        202,
+        {
+            "id": str(job.uuid),
+            "kind": job.kind,
+            "status": job.status,
+            "table": job.params["table"],
+            "filename": job.params["filename"],
+            "url": reverse("api:job_detail", args=[job.uuid]),
+            "page": reverse("jobs:detail", args=[job.uuid]),
+        },
+    )

@@ -1,0 +1,501 @@
+"""Importing CSV files in the TPC-H layout: every row checked, then all rows or none.
+
+The service, the job and the `import_data` command, on SQLite and PostgreSQL. The files
+are tpchgen-cli's scale 0.01 (generated once per session), some with one line broken.
+"""
+
+import datetime
+import os
+import re
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from apps.commerce.models import Customer, Dataset, LineItem, Order
+from apps.commerce.services import (
+    TABLES,
+    column_rules,
+    csv_import,
+    dataset_generate,
+    import_enqueue,
+    import_uploads_prune,
+    tpch_table_load,
+)
+from apps.jobs import broker, runner
+from apps.jobs.models import Job, Status
+
+
+@pytest.fixture(scope="session")
+def tpch_dir(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tpch-import-0.01")
+    dataset_generate(scale=Decimal("0.01"), directory=folder)
+    return folder
+
+
+def data_lines(path: Path) -> int:
+    with path.open("rb") as stream:
+        return sum(1 for _ in stream) - 1
+
+
+def tables_loaded(folder: Path, *names: str) -> None:
+    """The referenced tables, loaded as load_tpch would."""
+    for name in names:
+        tpch_table_load(table=TABLES[name], path=folder / TABLES[name].filename)
+
+
+@pytest.fixture
+def customers_loaded(tpch_dir):
+    tables_loaded(tpch_dir, "region", "nation", "customer")
+
+
+@pytest.fixture
+def orders_references_loaded(tpch_dir):
+    tables_loaded(tpch_dir, "region", "nation", "supplier", "part", "customer", "orders")
+
+
+def broken(source: Path, target: Path, *, line: int, pattern: str, replacement: str) -> Path:
+    """A copy of ``source`` with ``pattern`` replaced once on one line."""
+    lines = source.read_text().splitlines(keepends=True)
+    lines[line - 1] = re.sub(pattern, replacement, lines[line - 1], count=1)
+    target.write_text("".join(lines))
+    return target
+
+
+def lines_of(path: Path, count: int) -> list[str]:
+    with path.open() as stream:
+        return [next(stream) for _ in range(count)]
+
+
+# --- The issue's checks --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_bad_line_in_the_middle_imports_nothing_and_names_that_line(tpch_dir, customers_loaded, tmp_path):
+    orders = broken(
+        tpch_dir / "orders.csv",
+        tmp_path / "orders.csv",
+        line=5_000,
+        pattern=r"\d{4}-\d\d-\d\d",
+        replacement="1996-13-01",
+    )
+
+    outcome = csv_import(table="orders", path=orders)
+
+    assert not outcome.imported
+    assert Order.objects.count() == 0
+    assert [(e.line, e.column) for e in outcome.errors] == [(5_000, "o_orderdate")]
+    assert outcome.errors[0].message == "not a date (YYYY-MM-DD) (got `1996-13-01`)"
+    assert outcome.message == (
+        "Nothing was imported: orders.csv has 1 problem; the first is at line 5,000, column "
+        "o_orderdate: not a date (YYYY-MM-DD) (got `1996-13-01`)."
+    )
+
+
+@pytest.mark.django_db
+def test_correct_orders_file_imports_every_row_as_written(tpch_dir, customers_loaded):
+    outcome = csv_import(table="orders", path=tpch_dir / "orders.csv")
+
+    assert outcome.imported, outcome.message
+    assert outcome.rows == data_lines(tpch_dir / "orders.csv") == Order.objects.count()
+    # Line 2 of the file, field by field.
+    order = Order.objects.get(pk=1)
+    assert lines_of(tpch_dir / "orders.csv", 2)[1].startswith(
+        f"1,{order.customer_id},{order.status},{order.total_price},{order.order_date:%Y-%m-%d},"
+        f"{order.priority},{order.clerk},{order.ship_priority},"
+    )
+
+
+@pytest.mark.django_db
+def test_importing_the_same_orders_twice_is_refused_with_a_clear_message(tpch_dir, customers_loaded):
+    assert csv_import(table="orders", path=tpch_dir / "orders.csv").imported
+    count = Order.objects.count()
+
+    again = csv_import(table="orders", path=tpch_dir / "orders.csv")
+
+    assert not again.imported
+    assert Order.objects.count() == count
+    assert again.errors[0].text == "line 2, column o_orderkey: Order 1 already exists"
+    assert len(again.errors) == 20 and again.more_errors
+    assert again.message.startswith("Nothing was imported: orders.csv has more than 20 problems; ")
+
+
+@pytest.mark.django_db
+def test_line_item_of_an_unknown_order_part_or_supplier_is_named(
+    orders_references_loaded, tpch_dir, tmp_path
+):
+    source = tpch_dir / "lineitem.csv"
+    lines = source.read_text().splitlines(keepends=True)
+    lines[2] = re.sub(r"^\d+,", "9999999,", lines[2])  # line 3: l_orderkey
+    lines[6] = re.sub(r"^(\d+),\d+,", r"\1,888888,", lines[6])  # line 7: l_partkey
+    lines[9] = re.sub(r"^(\d+),(\d+),\d+,", r"\1,\2,777777,", lines[9])  # line 10: l_suppkey
+    path = tmp_path / "lineitem.csv"
+    path.write_text("".join(lines))
+
+    outcome = csv_import(table="lineitem", path=path)
+
+    assert not outcome.imported
+    assert LineItem.objects.count() == 0
+    assert [error.text for error in outcome.errors] == [
+        "line 3, column l_orderkey: Order 9999999 does not exist",
+        "line 7, column l_partkey: Part 888888 does not exist",
+        "line 10, column l_suppkey: Supplier 777777 does not exist",
+    ]
+
+
+@pytest.mark.django_db
+def test_key_twice_in_the_file_names_both_lines(tpch_dir, customers_loaded, tmp_path):
+    lines = (tpch_dir / "orders.csv").read_text().splitlines(keepends=True)[:11]
+    lines.append(lines[3])  # line 12 repeats line 4
+    key = lines[3].split(",")[0]
+    path = tmp_path / "orders.csv"
+    path.write_text("".join(lines))
+
+    outcome = csv_import(table="orders", path=path)
+
+    assert not outcome.imported
+    assert [error.text for error in outcome.errors] == [
+        f"line 12, column o_orderkey: Order {key} appears more than once in the file (first on line 4)"
+    ]
+    assert Order.objects.count() == 0
+
+
+CUSTOMER_HEADER = "c_custkey,c_name,c_address,c_nationkey,c_phone,c_acctbal,c_mktsegment,c_comment\n"
+
+
+@pytest.mark.django_db
+def test_each_kind_of_bad_value_is_reported_in_plain_words(customers_loaded, tmp_path):
+    rows = [
+        "90001,Customer#90001,Somewhere,1,11-111-111-1111,10.00,BUILDING,fine",  # line 2: good
+        "90002,,Somewhere,1,11-111-111-1111,10.00,BUILDING,x",  # 3: name empty
+        "90003,Customer#90003,Somewhere,1,11-111-111-1111-0000-00,10.00,BUILDING,x",  # 4: phone too long
+        "90004,Customer#90004,Somewhere,1,11-111-111-1111,10.00,SHIPPING,x",  # 5: segment
+        "90005,Customer#90005,Somewhere,1,11-111-111-1111,ten,BUILDING,x",  # 6: balance
+        "90006,Customer#90006,Somewhere,1,11-111-111-1111,10.005,BUILDING,x",  # 7: places
+        "9x007,Customer#90007,Somewhere,1,11-111-111-1111,10.00,BUILDING,x",  # 8: key
+        "90008,Customer#90008,Somewhere,1,11-111-111-1111,10.00,BUILDING,",  # 9: good (comment blank)
+        "90009,Customer#90009,Somewhere,99999999999,11-111-111-1111,10.00,BUILDING,x",  # 10: range
+    ]
+    path = tmp_path / "customer.csv"
+    path.write_text(CUSTOMER_HEADER + "\n".join(rows) + "\n")
+    before = Customer.objects.count()
+
+    outcome = csv_import(table="customers", path=path)
+
+    assert not outcome.imported
+    assert Customer.objects.count() == before
+    texts = [error.text for error in outcome.errors]
+    assert texts[:6] == [
+        "line 3, column c_name: empty (a value is required)",
+        "line 4, column c_phone: longer than 15 characters (23)",
+        "line 5, column c_mktsegment: not one of AUTOMOBILE, BUILDING, FURNITURE, HOUSEHOLD, MACHINERY "
+        "(got `SHIPPING`)",
+        "line 6, column c_acctbal: not a number (got `ten`)",
+        "line 7, column c_acctbal: more than 2 decimal places (got `10.005`)",
+        "line 8, column c_custkey: not a whole number (got `9x007`)",
+    ]
+    assert texts[6].startswith("line 10, column c_nationkey: not a whole number from ")
+    assert len(texts) == 7
+
+
+@pytest.mark.django_db
+def test_line_with_missing_columns_is_named(customers_loaded, tmp_path):
+    path = tmp_path / "customer.csv"
+    path.write_text(
+        CUSTOMER_HEADER
+        + "90001,Customer#90001,Somewhere,1,11-111-111-1111,10.00,BUILDING,x\n"
+        + "90002,Customer#90002,Somewhere,1\n"
+    )
+
+    outcome = csv_import(table="customer", path=path)
+
+    assert not outcome.imported
+    assert outcome.errors[0].line == 3
+    assert "columns" in outcome.errors[0].message
+    assert not Customer.objects.filter(pk=90001).exists()
+
+
+@pytest.mark.django_db
+def test_file_of_another_table_is_refused_at_line_1(tpch_dir, customers_loaded):
+    outcome = csv_import(table="orders", path=tpch_dir / "customer.csv")
+
+    assert not outcome.imported
+    assert outcome.errors[0].line == 1
+    assert outcome.errors[0].message.startswith("expected the columns o_orderkey,o_custkey,")
+
+
+@pytest.mark.django_db
+def test_import_adds_to_the_recorded_data_set_counts(tpch_dir, customers_loaded):
+    Dataset.objects.create(scale=Decimal("0.01"), row_counts={"orders": 0, "customer": 1500})
+
+    outcome = csv_import(table="orders", path=tpch_dir / "orders.csv")
+
+    assert Dataset.objects.get().row_counts == {"orders": outcome.rows, "customer": 1500}
+
+
+@pytest.mark.django_db
+def test_sql_and_python_rules_agree_on_tricky_values(requires_postgres):
+    """On PostgreSQL the bad lines are found in SQL and worded in Python: the two must agree."""
+    values = {
+        "c_custkey": [
+            "1",
+            "+5",
+            "-3",
+            " 5",
+            "5 ",
+            "1_000",
+            "",
+            "9223372036854775807",
+            "9223372036854775808",
+            "12345678901234567890",
+            "1.0",
+            "0x10",
+            "٣",
+        ],
+        "c_acctbal": [
+            "0",
+            "10.5",
+            "10.50",
+            "10.500",
+            "10.505",
+            "-.5",
+            ".5",
+            "5.",
+            ".",
+            "+1.25",
+            "1e3",
+            "9999999999999.99",
+            "10000000000000",
+            "0000000000000000001.10",
+            " 1.00",
+            "NaN",
+            "-0",
+        ],
+        "c_name": ["", "x", "x" * 25, "x" * 26, "é" * 25, "é" * 26],
+        "c_mktsegment": ["BUILDING", "building", "", "BUILDING "],
+    }
+    dates = [
+        "1996-01-02",
+        "1996-13-01",
+        "1996-02-29",
+        "1997-02-29",
+        "2000-02-29",
+        "1900-02-29",
+        "0000-01-01",
+        "1996-04-31",
+        "1996-04-30",
+        "1996-1-02",
+        "1996-01-02T00",
+        "19960102",
+        "1996-00-10",
+        "1996-12-00",
+        "1996-12-32",
+        "1996-12-31",
+    ]
+    rules = {rule.csv: rule for rule in column_rules(TABLES["customer"])}
+    rules["o_orderdate"] = next(r for r in column_rules(TABLES["orders"]) if r.csv == "o_orderdate")
+    values["o_orderdate"] = dates
+
+    disagreements = []
+    with connection.cursor() as cursor:
+        for column, samples in values.items():
+            rule = rules[column]
+            condition, params = rule.invalid_sql("%s::text")
+            for sample in samples:
+                cursor.execute(f"SELECT {condition}", _params_for(condition, sample, params))
+                invalid_in_sql = cursor.fetchone()[0]
+                try:
+                    rule.convert(sample)
+                    invalid_in_python = False
+                except ValueError:
+                    invalid_in_python = True
+                if invalid_in_sql != invalid_in_python:
+                    disagreements.append((column, sample, invalid_in_sql, invalid_in_python))
+    assert disagreements == []
+
+
+def _params_for(condition: str, sample: str, params: list) -> list:
+    """Parameters for a condition in which the value placeholder appears several times."""
+    result, rest = [], list(params)
+    for match in re.finditer(r"%s(::text)?", condition):
+        result.append(sample if match.group(1) else rest.pop(0))
+    return result
+
+
+# --- As a job ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def broker_stubbed(monkeypatch) -> None:
+    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
+
+
+def stored_uploads() -> list[str]:
+    try:
+        return default_storage.listdir("imports")[1]
+    except FileNotFoundError:
+        return []
+
+
+def upload(path: Path, name: str | None = None) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type="text/csv")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_job_reports_progress_and_result_and_removes_the_upload(
+    tpch_dir, customers_loaded, ops, media, broker_stubbed
+):
+    job = import_enqueue(table="orders", file=upload(tpch_dir / "orders.csv"), owner=ops)
+    assert job.owner == ops
+    assert job.params["upload"].startswith("imports/")
+    assert len(stored_uploads()) == 1
+
+    assert runner.execute(job.pk) == "succeeded"
+
+    job.refresh_from_db()
+    rows = data_lines(tpch_dir / "orders.csv")
+    assert job.result["imported"] is True
+    assert job.result["rows"] == rows == Order.objects.count()
+    assert job.result["errors"] == []
+    assert job.progress_message == "imported"
+    assert job.progress_done == rows
+    assert stored_uploads() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rejected_import_job_lists_the_errors_in_its_result(
+    tpch_dir, customers_loaded, ops, media, broker_stubbed, tmp_path
+):
+    orders = broken(
+        tpch_dir / "orders.csv", tmp_path / "my-orders.csv", line=7_000, pattern=r",[OFP],", replacement=",X,"
+    )
+    job = import_enqueue(table="orders", file=upload(orders), owner=ops)
+
+    runner.execute(job.pk)
+
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert job.result["imported"] is False
+    assert job.result["rows"] == 0
+    assert job.result["errors"] == [
+        {
+            "line": 7_000,
+            "column": "o_orderstatus",
+            "message": "not one of O, F, P (got `X`)",
+            "text": "line 7,000, column o_orderstatus: not one of O, F, P (got `X`)",
+        }
+    ]
+    assert job.result["message"].startswith("Nothing was imported: my-orders.csv has 1 problem;")
+    assert job.progress_message == "rejected: nothing imported"
+    assert Order.objects.count() == 0
+    assert stored_uploads() == []
+
+
+@pytest.mark.django_db
+def test_upload_of_another_tables_file_is_refused_before_storing(tpch_dir, ops, media):
+    from apps.commerce.services import ImportInputError
+
+    with pytest.raises(ImportInputError, match="not a CSV file of the orders table"):
+        import_enqueue(table="orders", file=upload(tpch_dir / "customer.csv"), owner=ops)
+
+    assert stored_uploads() == []
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_uploads_left_behind_are_pruned_after_the_retention(media):
+    old = default_storage.save("imports/" + "a" * 32 + ".csv", SimpleUploadedFile("x.csv", b"x"))
+    new = default_storage.save("imports/" + "b" * 32 + ".csv", SimpleUploadedFile("y.csv", b"y"))
+    past = (datetime.datetime.now() - datetime.timedelta(days=8)).timestamp()
+    os.utime(default_storage.path(old), (past, past))
+
+    assert import_uploads_prune() == 1
+    assert stored_uploads() == [Path(new).name]
+
+
+# --- The command --------------------------------------------------------------------------
+
+
+def import_data(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("import_data", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.mark.django_db
+def test_command_prints_a_progress_bar_and_a_summary(tpch_dir, customers_loaded):
+    out, err = import_data("orders", str(tpch_dir / "orders.csv"))
+
+    rows = data_lines(tpch_dir / "orders.csv")
+    assert out.startswith(f"Imported {rows:,} orders from orders.csv in ")
+    assert out.rstrip().endswith("rows/s).")
+    assert err.startswith("orders ") and f"{rows:,}/{rows:,} rows" in err
+
+
+@pytest.mark.django_db
+def test_command_rejects_a_bad_file_in_one_line_and_lists_the_problems(tpch_dir, customers_loaded):
+    import_data("orders", str(tpch_dir / "orders.csv"))
+
+    with pytest.raises(CommandError) as failed:
+        import_data("orders", str(tpch_dir / "orders.csv"), "--max-errors", "3")
+
+    message = str(failed.value)
+    assert "\n" not in message
+    assert message == (
+        "Nothing was imported: orders.csv has more than 3 problems; the first is at line 2, column "
+        "o_orderkey: Order 1 already exists."
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["suppliers", "x.csv"],
+            "Unknown table 'suppliers': choose one of customer, orders, lineitem, part.",
+        ),
+        (["orders", "/nonexistent/orders.csv"], "/nonexistent/orders.csv does not exist or is not a file."),
+    ],
+)
+def test_command_bad_arguments_fail_in_one_line(args, expected):
+    with pytest.raises(CommandError) as failed:
+        import_data(*args)
+    assert str(failed.value) == expected
+
+
+# --- Scale: 600,000 line items (PostgreSQL, as CI runs it) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tpch_dir_0_1(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("tpch-import-0.1")
+    dataset_generate(scale=Decimal("0.1"), directory=folder)
+    return folder
+
+
+@pytest.mark.django_db
+def test_correct_file_of_600000_line_items_imports_completely(requires_postgres, tpch_dir_0_1):
+    tables_loaded(tpch_dir_0_1, "region", "nation", "supplier", "part", "customer", "orders")
+    expected = data_lines(tpch_dir_0_1 / "lineitem.csv")
+    assert expected > 600_000
+
+    outcome = csv_import(table="lineitem", path=tpch_dir_0_1 / "lineitem.csv")
+
+    assert outcome.imported, outcome.message
+    assert outcome.rows == expected == LineItem.objects.count()
+    last = (tpch_dir_0_1 / "lineitem.csv").read_text().rstrip("\n").rsplit("\n", 1)[1].split(",")
+    assert LineItem.objects.filter(order_id=int(last[0]), line_number=int(last[3])).exists()
+    # Lines are stored in file order (ids follow the lines).
+    first_id = LineItem.objects.order_by("id").values_list("order_id", "line_number").first()
+    assert first_id == (1, 1)
