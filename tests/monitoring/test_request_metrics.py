@@ -102,7 +102,7 @@ def test_queries_carry_a_comment_naming_the_route(alice_client):
     assert sql[0].rstrip().endswith("*/")
 
 
-def test_error_responses_count_as_errors_by_status_class(alice_client, ops_client):
+def test_error_responses_count_as_errors_by_status_class(alice_client):
     alice_client.get("/monitoring/")  # non-staff: redirect (3xx)
     alice_client.get("/no/such/page/")
     flush_and_roll_up()

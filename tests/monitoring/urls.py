@@ -10,7 +10,7 @@ from config.urls import urlpatterns as site
 REPEATS = 12
 
 
-def nplus1(request):
+def nplus1(request, page: int):
     """One query per item: the classic N+1."""
     found = 0
     for number in range(REPEATS):

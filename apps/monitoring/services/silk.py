@@ -43,5 +43,5 @@ def silk_prune(*, now: datetime | None = None) -> int:
     from silk.models import Request
 
     cutoff = (now or timezone.now()) - timedelta(hours=settings.MONITORING_SILK_RETENTION_HOURS)
-    deleted, _ = Request.objects.filter(start_time__lt=cutoff).delete()
-    return deleted
+    _, deleted = Request.objects.filter(start_time__lt=cutoff).delete()
+    return deleted.get(Request._meta.label, 0)

@@ -276,7 +276,13 @@ def browser(request: HttpRequest) -> HttpResponse:
         context={
             "window_name": window_name,
             "rows": rows,
-            "kinds": [MetricKind(kind).label for kind in BROWSER_KINDS],
+            "kinds": [
+                "First Contentful Paint",
+                "Largest Contentful Paint",
+                "Layout shift (CLS)",
+                "TTFB",
+                "Load",
+            ],
         },
     )
 
