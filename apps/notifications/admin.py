@@ -21,6 +21,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_staff
 
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields if field.name not in (self.exclude or ())]
+
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
