@@ -7,7 +7,7 @@ PORT ?= 8000
 # A first run is a local demo: DEBUG on unless the environment says otherwise.
 export DEBUG ?= 1
 
-.PHONY: run test lint install migrate demo-data serve check-deploy clean
+.PHONY: run test lint install migrate demo-data serve check-deploy clean lb loadtest
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -40,6 +40,17 @@ test: lint
 	DEBUG=0 SECRET_KEY=collectstatic $(BIN)/python manage.py collectstatic --no-input -v0
 	DEBUG=0 SECRET_KEY=$${SECRET_KEY:-test-only-secret-key-not-for-production} \
 		$(BIN)/pytest $(PYTEST_ARGS)
+
+# nginx (Debian package) on 127.0.0.1:8080 in front of two gunicorns; Ctrl-C stops them.
+lb: migrate
+	deploy/lb.sh
+
+# Locust, headless, against a fresh `make lb` setup: once as configured (caching and
+# replica routing on) and once with both off; results and the SLO report in loadtest/results/.
+USERS ?= 200
+DURATION ?= 60s
+loadtest: migrate
+	USERS=$(USERS) DURATION=$(DURATION) loadtest/run.sh
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -109,6 +109,8 @@ def database_config(url: str) -> dict:
     """One DATABASES entry from a URL; PostgreSQL gets psycopg 3's connection pool."""
     config = env.db_url_config(url)
     config["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction pooling mode (deploy/pgbouncer.ini) this must be on.
+    config["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
     if config["ENGINE"] == "django.db.backends.postgresql" and _IS_QCLUSTER:
         # A job's state writes need not wait for the disk: if the last ones are lost in a
         # crash, the job is found queued or with a stale heartbeat and runs again
