@@ -18,7 +18,9 @@
      Python converters (the same rules) then word the reason for those few lines.
   3. Keys, set-based: references to rows that do not exist (anti-joins), keys that
      appear twice in the file, keys that already exist in the table.
-  4. ``INSERT … SELECT`` from the staging table (with casts on PostgreSQL).
+  4. Write: PostgreSQL COPYs the checked file again, now into the table (COPY writes
+     in batches; ``INSERT … SELECT`` from the staging table, one row at a time, made
+     the import 0.45x psql's ``\\copy``); SQLite runs ``INSERT … SELECT`` from staging.
 
   The caller holds the transaction: a rejected file writes nothing.
 """
@@ -504,12 +506,26 @@ def _validated_load_postgresql(table: TpchTable, path: Path, progress: Progress,
         _keys_check(table, rules, cursor, max_errors, postgresql=True)
 
         _stage(progress, "writing rows")
-        values = ", ".join(_staged_value(rule, postgresql=True) for rule in rules)
-        columns = ", ".join(qn(column) for column in table.db_columns)
-        cursor.execute(
-            f"INSERT INTO {qn(table.model._meta.db_table)} ({columns}) SELECT {values} FROM {staging} s"  # noqa: S608
-        )
         cursor.execute(f"DROP TABLE {staging}")
+        # The checked file is copied again, now into the table: COPY writes rows in
+        # batches, INSERT … SELECT one by one (measured at scale 0.1: the import at 0.45x
+        # psql's \\copy with INSERT … SELECT, see benchmarks/import_bench.py). Every
+        # value passed the checks above, so PostgreSQL reads each one as they did.
+        stream.seek(0)
+        header = stream.readline()
+        columns = ", ".join(qn(column) for column in table.db_columns)
+        sql = (
+            f"COPY {qn(table.model._meta.db_table)} ({columns}) FROM STDIN "
+            f"WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL ({columns}))"
+        )
+        try:
+            written = _copy_stream(cursor.cursor, sql, stream, header, _NoProgress(table.file, None))
+        except psycopg.Error as exc:
+            raise DatasetError(_copy_error_text(table, exc)) from None
+        if written != rows:
+            raise DatasetError(
+                f"{table.filename} changed during the import ({rows:,} rows, then {written:,})."
+            )
     return rows
 
 
