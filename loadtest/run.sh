@@ -82,7 +82,8 @@ for mode in $MODES; do
         --csv "$OUT/$mode" --only-summary --loglevel WARNING >"$OUT/$mode-locust.log" 2>&1 || true
     cpu_after=$(cpu_seconds "$run_dir/pids")
     $PYTHON -c 'import json, sys; json.dump({"cpu_seconds": float(sys.argv[2]) - float(sys.argv[1]), "users": int(sys.argv[3]), "duration": sys.argv[4], "replica": sys.argv[5]}, sys.stdout)' \
-        "$cpu_before" "$cpu_after" "$USERS" "$DURATION" "$replica_url" >"$OUT/$mode-cpu.json"
+        "$cpu_before" "$cpu_after" "$USERS" "$DURATION" "$([ "$mode" = baseline ] || echo "$replica_url")" \
+        >"$OUT/$mode-cpu.json"
     stop_lb
 done
 
