@@ -11,9 +11,10 @@
 -- and lets the foreign key include the partition key: PostgreSQL requires every unique
 -- constraint of a partitioned table, primary keys included, to contain that key.
 --
--- Writers block for the duration (ACCESS EXCLUSIVE on both tables); readers too once the
--- renames run. Measure on a copy first: at TPC-H scale 1 (1.5M orders, 6M lines) it
--- takes about as long as a COPY of both tables.
+-- Writers block for the duration (ACCESS EXCLUSIVE on both tables), readers too once
+-- the renames run: measure on a restored copy first. Tried here on TPC-H scale 0.01
+-- (15,000 orders, 60,175 lines): 2 s, the API's queries unchanged, and "orders of
+-- January 1995" then scans only commerce_order_y1995.
 
 BEGIN;
 SET LOCAL lock_timeout = '10s';
