@@ -23,6 +23,9 @@ from apps.monitoring.recorder import QueryCapture, recorder
 _MONITORING_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # Statements a watch remembers for repeat counting; beyond this a long job stops counting.
 MAX_DISTINCT_STATEMENTS = 2000
+# The comment of each route is built once (routes are few: they are patterns, not paths).
+MAX_CACHED_COMMENTS = 5000
+_comments: dict[tuple, tuple[str, str]] = {}
 
 
 def _project_dir() -> str:
@@ -97,9 +100,15 @@ class QueryWatch:
         """Set what the queries belong to (known once the URL is resolved) and their comment."""
         self.source = source
         if settings.MONITORING_SQL_COMMENTS:
-            self.comment = sql_comment(application="tempo", **tags)
-            # With parameters, the driver formats the text: a literal % must be doubled.
-            self.comment_escaped = self.comment.replace("%", "%%")
+            cache_key = (source, *sorted(tags.items()))
+            comments = _comments.get(cache_key)
+            if comments is None:
+                comment = sql_comment(application="tempo", **tags)
+                # With parameters, the driver formats the text: a literal % must be doubled.
+                comments = (comment, comment.replace("%", "%%"))
+                if len(_comments) < MAX_CACHED_COMMENTS:
+                    _comments[cache_key] = comments
+            self.comment, self.comment_escaped = comments
 
     def __call__(self, execute, sql, params, many, context):
         if self.comment:
