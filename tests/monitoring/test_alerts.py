@@ -1,6 +1,8 @@
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from apps.jobs.models import Job, Status
@@ -43,6 +45,13 @@ def signals():
 
 
 def test_default_rules_are_shipped():
+    # The data migration's function itself: a transactional test before this one may have
+    # emptied the table the migration filled.
+    migration = import_module("apps.monitoring.migrations.0002_default_alert_rules")
+    AlertRule.objects.all().delete()
+    migration.create_rules(django_apps, None)
+    migration.create_rules(django_apps, None)  # twice: still one of each
+    assert AlertRule.objects.count() == len(migration.DEFAULT_RULES)
     metrics = set(AlertRule.objects.values_list("metric", flat=True))
     assert metrics == set(AlertMetric.values)
     p95 = AlertRule.objects.get(metric=AlertMetric.ENDPOINT_P95_MS)
