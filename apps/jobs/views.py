@@ -16,13 +16,11 @@ jobs/_htmx.html) swaps nothing.
 import datetime
 import hashlib
 import json
-from collections.abc import Callable, Iterable
-from functools import wraps
+from collections.abc import Iterable
 from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -30,8 +28,8 @@ from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from apps.core.access import login_required_htmx
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
 from apps.jobs import selectors, services
 from apps.jobs.forms import JobFilterForm
@@ -43,24 +41,6 @@ POLL_MAX_IDS = 100
 # scheduled time or its next retry (minutes away, maybe) is not.
 POLL_EVERY_ACTIVE = 1
 POLL_EVERY_WAITING = 5
-
-
-def _login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """login_required that sends an htmx poll of an expired session to the login page as a
-    whole page, instead of swapping the login form into a fragment."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        if request.user.is_authenticated:
-            return view(request, *args, **kwargs)
-        path = request.get_full_path()
-        if request.htmx:
-            path = request.htmx.current_url_abs_path or path
-            login = redirect_to_login(path)
-            return HttpResponseClientRedirect(login["Location"])
-        return redirect_to_login(path)
-
-    return wrapper
 
 
 def _poll_every(jobs: Iterable[Job]) -> int | None:
@@ -203,7 +183,7 @@ def _poller_context(request: HttpRequest, jobs: list[Job]) -> dict:
     }
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     form = JobFilterForm(request.GET)
@@ -241,7 +221,7 @@ def _uuids(raw: str) -> list[UUID]:
     return ids
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def jobs_poll(request: HttpRequest) -> HttpResponse:
     """The changing cells of several list rows, as out-of-band swaps: one request per poll.
@@ -276,7 +256,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
     return fallback
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The whole page; for an htmx poll, only its live part (or 304 if unchanged)."""
@@ -306,7 +286,7 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     return _live_headers(response)
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
@@ -326,7 +306,7 @@ def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
     return redirect(_safe_next(request, reverse("jobs:detail", args=[job.uuid])))
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def job_retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)

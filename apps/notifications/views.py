@@ -6,12 +6,9 @@ the cached bell state, so an unchanged poll costs no database query.
 """
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -23,31 +20,14 @@ from django.utils.cache import (
 )
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
+from apps.core.access import login_required_htmx
 from apps.notifications import selectors, services
 from apps.notifications.forms import EndpointForm, PreferencesForm
 
 NOTIFICATIONS_PER_PAGE = 25
 DELIVERIES_PER_PAGE = 50
 POLL_EVERY = 10
-
-
-def _login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """login_required that sends an htmx poll of an expired session to the login page as a
-    whole page (as the job pages do)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        if request.user.is_authenticated:
-            return view(request, *args, **kwargs)
-        path = request.get_full_path()
-        if request.htmx:
-            login = redirect_to_login(request.htmx.current_url_abs_path or path)
-            return HttpResponseClientRedirect(login["Location"])
-        return redirect_to_login(path)
-
-    return wrapper
 
 
 def _live_headers(response: HttpResponseBase) -> HttpResponseBase:
@@ -77,7 +57,7 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 # --- In-app ---------------------------------------------------------------------------
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def bell(request: HttpRequest) -> HttpResponse:
     """The bell alone, for its poller (304 when unchanged)."""
@@ -94,7 +74,7 @@ def bell(request: HttpRequest) -> HttpResponse:
     return _live_headers(response)
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     """All notifications, newest first, 25 a page; the first page keeps itself current."""
@@ -129,7 +109,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     return _live_headers(response)
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def notification_open(request: HttpRequest, notification_id: int) -> HttpResponse:
     """Where the bell's items lead: the notification's own link (or the list)."""
@@ -141,7 +121,7 @@ def notification_open(request: HttpRequest, notification_id: int) -> HttpRespons
     return redirect(reverse("notifications:list") + f"#notification-{notification.pk}")
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)
@@ -149,7 +129,7 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
     return redirect(_safe_next(request, reverse("notifications:list")))
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
     marked = services.notifications_mark_all_read(user=request.user)
@@ -157,7 +137,7 @@ def notifications_read_all(request: HttpRequest) -> HttpResponse:
     return redirect(_safe_next(request, reverse("notifications:list")))
 
 
-@_login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest) -> HttpResponse:
     current = selectors.preferences_for_user(user=request.user)
@@ -187,7 +167,7 @@ def _webhooks_page(request: HttpRequest, form: EndpointForm, **extra) -> HttpRes
     return response
 
 
-@_login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def webhooks(request: HttpRequest) -> HttpResponse:
     """Endpoints (add one: its secret is shown this once), the account signing secret, and
@@ -208,14 +188,14 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     return _webhooks_page(request, form)
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def signing_secret_rotate(request: HttpRequest) -> HttpResponse:
     secret = services.signing_secret_rotate(user=request.user)
     return _webhooks_page(request, EndpointForm(), signing_secret=secret)
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def endpoint_detail(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
@@ -227,7 +207,7 @@ def endpoint_detail(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     )
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def endpoint_toggle(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
@@ -240,7 +220,7 @@ def endpoint_toggle(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     return redirect(_safe_next(request, reverse("notifications:endpoint", args=[endpoint.uuid])))
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def endpoint_delete(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
@@ -249,7 +229,7 @@ def endpoint_delete(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     return redirect("notifications:webhooks")
 
 
-@_login_required
+@login_required_htmx
 @require_POST
 def delivery_redeliver(request: HttpRequest, delivery_id: UUID) -> HttpResponse:
     delivery = selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id)

@@ -7,20 +7,17 @@ back as out-of-band swaps. Without JavaScript a reload shows the current state.
 """
 
 import datetime
-from collections.abc import Callable
-from functools import wraps
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
-from django_htmx.http import HttpResponseClientRedirect
 
+from apps.core.access import login_required_htmx
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, UnknownReport, report_definition
@@ -33,35 +30,19 @@ POLL_MAX_IDS = 100
 POLL_EVERY = 1
 
 
-def _login_required(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """login_required that sends an htmx poll of an expired session to the login page as a
-    whole page, instead of swapping the login form into a fragment."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
-        if request.user.is_authenticated:
-            return view(request, *args, **kwargs)
-        if request.htmx:
-            path = request.htmx.current_url_abs_path or request.get_full_path()
-            return HttpResponseClientRedirect(redirect_to_login(path)["Location"])
-        return redirect_to_login(request.get_full_path())
-
-    return wrapper
-
-
 def _live(response: HttpResponse) -> HttpResponse:
     patch_cache_control(response, private=True, no_cache=True)
     patch_vary_headers(response, ["HX-Request", "Cookie"])
     return response
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def catalog(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/catalog.html", {"reports": list(REPORTS.values())})
 
 
-@_login_required
+@login_required_htmx
 @require_http_methods(["GET", "POST"])
 def report_new(request: HttpRequest, name: str) -> HttpResponse:
     """The report's form; a valid POST queues a run and goes to its page."""
@@ -109,7 +90,7 @@ def _poller(runs: list[ReportRun]) -> dict:
     }
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def run_list(request: HttpRequest) -> HttpResponse:
     """My report runs, newest first, by keyset pages (one query per page)."""
@@ -135,7 +116,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
     return _live(render(request, "reports/run_list.html", context))
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def runs_poll(request: HttpRequest) -> HttpResponse:
     """The changing cells of several list rows as out-of-band swaps: one request per poll."""
@@ -149,7 +130,7 @@ def runs_poll(request: HttpRequest) -> HttpResponse:
     return _live(render(request, "reports/_poll.html", {"runs": runs, **_poller(runs)}))
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
     """The whole page; for an htmx poll, only its live part."""
@@ -165,7 +146,7 @@ def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
     return _live(render(request, template, context))
 
 
-@_login_required
+@login_required_htmx
 @require_GET
 def run_download(request: HttpRequest, run_id: UUID) -> HttpResponseBase:
     run = selectors.report_run_get_for_user(user=request.user, run_id=run_id)
