@@ -108,7 +108,10 @@ DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=300)
 def database_config(url: str) -> dict:
     """One DATABASES entry from a URL; PostgreSQL gets psycopg 3's connection pool."""
     config = env.db_url_config(url)
-    config["CONN_HEALTH_CHECKS"] = True
+    # A health check is a round trip per request (or per job, in a worker). Workers skip
+    # it: a broken connection fails one claim, is then replaced, and the dispatcher
+    # republishes the job that was not claimed.
+    config["CONN_HEALTH_CHECKS"] = not _IS_QCLUSTER
     # Behind PgBouncer in transaction pooling mode (deploy/pgbouncer.ini) this must be on.
     config["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
     if config["ENGINE"] == "django.db.backends.postgresql" and _IS_QCLUSTER:

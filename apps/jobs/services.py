@@ -185,13 +185,14 @@ def _finish(job: Job, attempt: int, outcome: str, error: str = "", retry_delay=N
     )
 
 
-def _send_finished(job_id: int) -> None:
-    # Reading the row back costs a query per job: none when nobody listens.
+def _send_finished(job_id: int, *, final: Job | None = None) -> None:
+    """Send job_finished after commit with the job as it ended: ``final`` when the caller
+    holds that state already (saves a query on every success), else read back."""
     if not job_finished.has_listeners(Job):
         return
 
     def send() -> None:
-        job = Job.objects.filter(pk=job_id).first()
+        job = final if final is not None else Job.objects.filter(pk=job_id).order_by().first()
         if job is not None:
             job_finished.send(sender=Job, job=job, status=job.status)
 
@@ -223,7 +224,9 @@ def job_succeed(
             if updated:
                 _finish(job, attempt, JobAttempt.Outcome.SUCCEEDED)
     if updated:
-        _send_finished(job.pk)
+        for name, value in fields.items():
+            setattr(job, name, value)
+        _send_finished(job.pk, final=job)
     return bool(updated)
 
 
