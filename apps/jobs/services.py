@@ -18,6 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from apps.core import outbound
 from apps.jobs import broker
 from apps.jobs.models import FINAL_STATUSES, WAITING_STATUSES, Job, JobAttempt, Queue, Status
 from apps.jobs.registry import JobKind, UnknownJobKind, kind_get, kinds_all
@@ -86,6 +87,13 @@ def enqueue(
     if queue is not None and queue not in Queue.values:
         raise JobInputError(f"Unknown queue {queue!r}; use one of {', '.join(Queue.values)}.")
     clean_params = _params_validated(job_kind, params)
+    if webhook_url:
+        try:
+            # Refused now, with the reason, rather than only when the delivery is attempted
+            # (where it is checked again: DNS can change).
+            outbound.url_target(webhook_url)
+        except outbound.UrlRefused as exc:
+            raise JobInputError(f"webhook_url: {exc}") from None
 
     if idempotency_key:
         existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()

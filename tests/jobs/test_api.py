@@ -1,6 +1,7 @@
 """The jobs JSON API: submit, watch, list, poll many, cancel, retry; access and errors."""
 
 import datetime
+import socket
 import uuid
 
 import pytest
@@ -265,7 +266,17 @@ def test_run_at_without_timezone_is_422(alice_client):
     assert not Job.objects.exists()
 
 
-def test_webhook_url_must_be_http(alice_client):
+def fake_dns(monkeypatch, address: str) -> None:
+    """Name resolution answered here: tests never send a packet beyond loopback."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_webhook_url_must_be_http(alice_client, monkeypatch):
+    fake_dns(monkeypatch, "93.184.215.14")
     bad = alice_client.post(
         JOBS_URL,
         {"kind": "diagnostics.noop", "webhook_url": "file:///etc/passwd"},
@@ -280,6 +291,34 @@ def test_webhook_url_must_be_http(alice_client):
     assert bad.status_code == 422 and "webhook_url" in bad.json()["message"]
     assert good.status_code == 202
     assert Job.objects.get().webhook_url == "https://example.com/hooks/tempo"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1/hook", "http://10.0.0.5/hook", "http://[::1]/hook", "http://169.254.169.254/"]
+)
+def test_webhook_url_to_a_private_address_is_refused(alice_client, settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    response = alice_client.post(
+        JOBS_URL, {"kind": "diagnostics.noop", "webhook_url": url}, content_type="application/json"
+    )
+
+    assert response.status_code == 422
+    assert "webhook_url" in response.json()["message"] and "address" in response.json()["message"]
+    assert not Job.objects.exists()
+
+
+def test_webhook_url_whose_name_resolves_privately_is_refused(alice_client, settings, monkeypatch):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    fake_dns(monkeypatch, "192.168.1.20")
+    response = alice_client.post(
+        JOBS_URL,
+        {"kind": "diagnostics.noop", "webhook_url": "https://hooks.example.com/x"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 422
+    assert "192.168.1.20" in response.json()["message"]
+    assert not Job.objects.exists()
 
 
 def test_same_idempotency_key_returns_the_same_job(alice_client):

@@ -7,9 +7,10 @@ Name resolution is faked, and any connection attempt outside loopback fails the 
 import pytest
 from django.urls import reverse
 
+from apps.core import outbound
 from apps.jobs import services as jobs
 from apps.jobs.models import Job, Status
-from apps.notifications import outbound, services
+from apps.notifications import services
 from apps.notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from tests.notifications.conftest import run_job
 
@@ -128,8 +129,20 @@ def test_name_that_moved_to_a_private_address_is_refused_at_delivery(alice, fake
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("published", "quiet_heartbeat")
-def test_jobs_own_webhook_url_to_a_private_address_is_refused_at_delivery(alice):
-    run_job(jobs.enqueue("diagnostics.noop", owner=alice, webhook_url="http://10.0.0.5/hook"))
+def test_jobs_own_webhook_url_to_a_private_address_is_refused_at_submission(alice):
+    with pytest.raises(jobs.JobInputError, match="private address"):
+        jobs.enqueue("diagnostics.noop", owner=alice, webhook_url="http://10.0.0.5/hook")
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("published", "quiet_heartbeat")
+def test_jobs_own_webhook_url_to_a_private_address_is_refused_at_delivery(alice, settings):
+    # Accepted when submitted (as if its name pointed elsewhere then), refused when delivered.
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    job = jobs.enqueue("diagnostics.noop", owner=alice, webhook_url="http://10.0.0.5/hook")
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    run_job(job)
     delivery = WebhookDelivery.objects.get(endpoint__isnull=True)
     deliver = run_job(Job.objects.get(uuid=delivery.job_uuid))
     assert deliver.status == Status.DEAD

@@ -23,8 +23,8 @@ from django.db.models import F
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from apps.core import outbound
 from apps.jobs import services as jobs
-from apps.notifications import outbound
 from apps.notifications.models import (
     DeliveryStatus,
     Event,
