@@ -32,11 +32,30 @@ def bucket_lower(index: int) -> float:
 
 
 def merge(into: dict[int, int], other: Mapping) -> dict[int, int]:
-    """Add ``other``'s counts into ``into`` (keys may be str, as stored in JSON)."""
+    """Add ``other``'s counts into ``into``; keys of either may be str, as stored in JSON
+    (a "3" and a 3 are the same bucket)."""
+    for key in [key for key in into if not isinstance(key, int)]:
+        into[int(key)] = into.get(int(key), 0) + int(into.pop(key))
     for index, count in other.items():
         index = int(index)
         into[index] = into.get(index, 0) + int(count)
     return into
+
+
+SERIES_SUMS = ("count", "errors", "client_errors", "total_ms", "queries", "query_ms")
+
+
+def series_add(into, other) -> None:
+    """Add one series' totals (sums, max, histogram, counters) into another: a Cell, a
+    Summary or a MetricRollup row alike, whichever side."""
+    for name in SERIES_SUMS:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+    into.max_ms = max(into.max_ms, other.max_ms)
+    into.buckets = merge(dict(into.buckets), other.buckets)
+    counters = dict(into.counters)
+    for name, count in other.counters.items():
+        counters[name] = counters.get(name, 0) + count
+    into.counters = counters
 
 
 def quantile(buckets: Mapping, q: float, *, max_value: float | None = None) -> float | None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from apps.monitoring.histogram import bucket_index
+from apps.monitoring.histogram import bucket_index, series_add
 
 logger = logging.getLogger("apps.monitoring")
 
@@ -42,17 +42,7 @@ class Cell:
     counters: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: "Cell") -> None:
-        self.count += other.count
-        self.errors += other.errors
-        self.client_errors += other.client_errors
-        self.total_ms += other.total_ms
-        self.max_ms = max(self.max_ms, other.max_ms)
-        self.queries += other.queries
-        self.query_ms += other.query_ms
-        for index, count in other.buckets.items():
-            self.buckets[index] = self.buckets.get(index, 0) + count
-        for name, count in other.counters.items():
-            self.counters[name] = self.counters.get(name, 0) + count
+        series_add(self, other)
 
 
 @dataclass(slots=True)

@@ -116,3 +116,20 @@ def test_queues_page_shows_depth_and_recommended_workers(ops_client, published):
     assert queues["default"]["throughput_per_minute"] == pytest.approx(4.0)
     assert now  # the page renders too
     assert b"Recommended workers" in ops_client.get("/monitoring/queues/?window=15m").content
+
+
+@pytest.mark.django_db
+def test_a_second_flush_into_the_same_minute_adds_to_its_histogram():
+    from apps.monitoring.histogram import bucket_index
+    from apps.monitoring.recorder import Cell
+    from apps.monitoring.services.metrics import metrics_store
+
+    minute = 1_700_000_040
+    index = bucket_index(12.0)
+    for _ in range(2):
+        cell = Cell(count=3, total_ms=36.0, buckets={index: 3})
+        metrics_store(cells={("endpoint", "GET /x", minute): cell})
+
+    row = MetricRollup.objects.get(kind="endpoint", key="GET /x")
+    assert row.count == 6
+    assert {int(i): c for i, c in row.buckets.items()} == {index: 6}

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from apps.monitoring.histogram import merge, quantile
+from apps.monitoring.histogram import quantile, series_add
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup
 
 WINDOWS = {
@@ -47,17 +47,8 @@ class Summary:
     # Per time slot (oldest first): (count, p95) for sparklines and charts.
     slots: list[tuple[int, float | None]] = field(default_factory=list)
 
-    def add(self, row: MetricRollup) -> None:
-        self.count += row.count
-        self.errors += row.errors
-        self.client_errors += row.client_errors
-        self.total_ms += row.total_ms
-        self.max_ms = max(self.max_ms, row.max_ms)
-        self.queries += row.queries
-        self.query_ms += row.query_ms
-        merge(self.buckets, row.buckets)
-        for name, count in row.counters.items():
-            self.counters[name] = self.counters.get(name, 0) + count
+    def add(self, row: "MetricRollup | Summary") -> None:
+        series_add(self, row)
 
     def percentile(self, q: float) -> float | None:
         return quantile(self.buckets, q, max_value=self.max_ms or None)
@@ -195,16 +186,7 @@ def total(summaries_: list[Summary], *, kind: str = "", key: str = "all") -> Sum
     """All series merged into one (e.g. every endpoint: overall p95 and error rate)."""
     merged = Summary(kind=kind, key=key, minutes=summaries_[0].minutes if summaries_ else 1.0)
     for summary in summaries_:
-        merged.count += summary.count
-        merged.errors += summary.errors
-        merged.client_errors += summary.client_errors
-        merged.total_ms += summary.total_ms
-        merged.max_ms = max(merged.max_ms, summary.max_ms)
-        merged.queries += summary.queries
-        merged.query_ms += summary.query_ms
-        merge(merged.buckets, summary.buckets)
-        for name, count in summary.counters.items():
-            merged.counters[name] = merged.counters.get(name, 0) + count
+        merged.add(summary)
     if summaries_ and summaries_[0].slots:
         length = len(summaries_[0].slots)
         merged.slots = [(sum(s.slots[i][0] for s in summaries_ if s.slots), None) for i in range(length)]

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.monitoring.histogram import merge as merge_buckets
+from apps.monitoring.histogram import series_add
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup, SlowQuery
 from apps.monitoring.recorder import Cell, CellKey, QueryCapture, QueryKey
 
@@ -246,18 +246,7 @@ def metrics_store(*, cells: dict[CellKey, Cell], resolution: int = MINUTE) -> in
         cell = wanted.get((row.kind, row.key, row.start))
         if cell is None:
             continue
-        row.count += cell.count
-        row.errors += cell.errors
-        row.client_errors += cell.client_errors
-        row.total_ms += cell.total_ms
-        row.max_ms = max(row.max_ms, cell.max_ms)
-        row.queries += cell.queries
-        row.query_ms += cell.query_ms
-        row.buckets = {str(i): c for i, c in merge_buckets(dict(row.buckets), cell.buckets).items()}
-        counters = dict(row.counters)
-        for name, count in cell.counters.items():
-            counters[name] = counters.get(name, 0) + count
-        row.counters = counters
+        series_add(row, cell)
         changed.append(row)
     MetricRollup.objects.bulk_update(
         changed,
@@ -392,20 +381,7 @@ def _fold_hour(hour: datetime) -> None:
     for row in MetricRollup.objects.filter(
         resolution=MINUTE, start__gte=hour, start__lt=hour + timedelta(hours=1)
     ):
-        cell = totals[(row.kind, row.key)]
-        cell.merge(
-            Cell(
-                count=row.count,
-                errors=row.errors,
-                client_errors=row.client_errors,
-                total_ms=row.total_ms,
-                max_ms=row.max_ms,
-                queries=row.queries,
-                query_ms=row.query_ms,
-                buckets={int(i): c for i, c in row.buckets.items()},
-                counters=dict(row.counters),
-            )
-        )
+        series_add(totals[(row.kind, row.key)], row)
     MetricRollup.objects.filter(resolution=HOUR, start=hour).delete()
     MetricRollup.objects.bulk_create(
         [
