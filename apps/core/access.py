@@ -5,6 +5,7 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
 
@@ -23,3 +24,13 @@ def login_required_htmx(view: Callable[..., HttpResponseBase]) -> Callable[..., 
         return redirect_to_login(path)
 
     return wrapper
+
+
+def safe_next_url(request: HttpRequest, fallback: str) -> str:
+    """The form's ``next`` if it stays on this site, else ``fallback`` (no open redirect)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback

@@ -13,7 +13,6 @@ cache); an unchanged job answers 304 with no body, and htmx (configured in
 jobs/_htmx.html) swaps nothing.
 """
 
-import datetime
 import hashlib
 import json
 from collections.abc import Iterable
@@ -21,16 +20,14 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core.access import login_required_htmx
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.access import login_required_htmx, safe_next_url
+from apps.core.pagination import newest_first_page, page_key_decode
 from apps.jobs import selectors, services
 from apps.jobs.forms import JobFilterForm
 from apps.jobs.models import Job, Status
@@ -126,48 +123,6 @@ def eta_text(seconds: float | None) -> str:
 # --- List ------------------------------------------------------------------------------
 
 
-def _page_key(cursor: str | None) -> tuple[datetime.datetime, int] | None:
-    """The (created_at, id) key in a pager link; None if absent or damaged."""
-    if not cursor:
-        return None
-    try:
-        created_at, pk = cursor_decode(cursor, length=2)
-        return datetime.datetime.fromisoformat(created_at), int(pk)
-    except (InvalidCursor, TypeError, ValueError):
-        return None
-
-
-def _jobs_page(jobs, *, after, before) -> tuple[list[Job], str | None, str | None]:
-    """One page of a newest-first queryset by keyset, with cursors for older/newer pages.
-
-    Keyset instead of page numbers: no COUNT over all jobs (staff see every job), and
-    pages do not shift while new jobs arrive. Both directions use the
-    (owner, -created_at) index; one query.
-    """
-    if after is not None:
-        created_at, pk = after
-        jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
-    elif before is not None:
-        created_at, pk = before
-        jobs = jobs.filter(Q(created_at__gt=created_at) | Q(created_at=created_at, id__gt=pk))
-        jobs = jobs.order_by("created_at", "id")
-    rows = list(jobs[: JOBS_PER_PAGE + 1])
-    more = len(rows) > JOBS_PER_PAGE
-    rows = rows[:JOBS_PER_PAGE]
-    if before is not None:
-        rows.reverse()
-        has_newer, has_older = more, True
-    else:
-        has_newer, has_older = after is not None, more
-    if not rows:
-        return [], None, None
-
-    def key(job: Job) -> str:
-        return cursor_encode([job.created_at.isoformat(), job.pk])
-
-    return rows, key(rows[0]) if has_newer else None, key(rows[-1]) if has_older else None
-
-
 def _poller_context(request: HttpRequest, jobs: list[Job]) -> dict:
     """The hidden element that polls for all unfinished jobs of a list page at once."""
     live = [job for job in jobs if not job.is_final]
@@ -195,10 +150,10 @@ def job_list(request: HttpRequest) -> HttpResponse:
             kind=form.cleaned_data["kind"] or None,
             queue=form.cleaned_data["queue"] or None,
         )
-        after = _page_key(request.GET.get("after"))
+        after = page_key_decode(request.GET.get("after"))
         # A link carries one of the two; "after" wins if someone writes both.
-        before = None if after else _page_key(request.GET.get("before"))
-        jobs, newer, older = _jobs_page(queryset, after=after, before=before)
+        before = None if after else page_key_decode(request.GET.get("before"))
+        jobs, newer, older = newest_first_page(queryset, size=JOBS_PER_PAGE, after=after, before=before)
     context = {
         "form": form,
         "jobs": jobs,
@@ -245,15 +200,6 @@ def jobs_poll(request: HttpRequest) -> HttpResponse:
 
 
 # --- Detail ----------------------------------------------------------------------------
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 @login_required_htmx
@@ -303,7 +249,7 @@ def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
                 "Cancel requested: the job stops at its next progress report "
                 f"(or is ended within {settings.JOBS_CANCEL_GRACE:g} s).",
             )
-    return redirect(_safe_next(request, reverse("jobs:detail", args=[job.uuid])))
+    return redirect(safe_next_url(request, reverse("jobs:detail", args=[job.uuid])))
 
 
 @login_required_htmx
@@ -316,4 +262,4 @@ def job_retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
         messages.error(request, f"Cannot retry: {exc}")
     else:
         messages.success(request, "Job queued again.")
-    return redirect(_safe_next(request, reverse("jobs:detail", args=[job.uuid])))
+    return redirect(safe_next_url(request, reverse("jobs:detail", args=[job.uuid])))

@@ -21,7 +21,7 @@ from django.utils.cache import (
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.access import login_required_htmx
+from apps.core.access import login_required_htmx, safe_next_url
 from apps.notifications import selectors, services
 from apps.notifications.forms import EndpointForm, PreferencesForm
 
@@ -43,15 +43,6 @@ def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
         response["ETag"] = etag
         _live_headers(response)
     return response
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
 
 
 # --- In-app ---------------------------------------------------------------------------
@@ -126,7 +117,7 @@ def notification_open(request: HttpRequest, notification_id: int) -> HttpRespons
 def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
     notification = selectors.notification_get_for_user(user=request.user, notification_id=notification_id)
     services.notification_mark_read(notification=notification)
-    return redirect(_safe_next(request, reverse("notifications:list")))
+    return redirect(safe_next_url(request, reverse("notifications:list")))
 
 
 @login_required_htmx
@@ -134,7 +125,7 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
 def notifications_read_all(request: HttpRequest) -> HttpResponse:
     marked = services.notifications_mark_all_read(user=request.user)
     messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} as read.")
-    return redirect(_safe_next(request, reverse("notifications:list")))
+    return redirect(safe_next_url(request, reverse("notifications:list")))
 
 
 @login_required_htmx
@@ -217,7 +208,7 @@ def endpoint_toggle(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
         messages.error(request, f"Cannot enable: {exc}")
     else:
         messages.success(request, "Endpoint enabled." if endpoint.is_active else "Endpoint disabled.")
-    return redirect(_safe_next(request, reverse("notifications:endpoint", args=[endpoint.uuid])))
+    return redirect(safe_next_url(request, reverse("notifications:endpoint", args=[endpoint.uuid])))
 
 
 @login_required_htmx
@@ -244,4 +235,4 @@ def delivery_redeliver(request: HttpRequest, delivery_id: UUID) -> HttpResponse:
         if delivery.endpoint
         else reverse("notifications:webhooks")
     )
-    return redirect(_safe_next(request, fallback))
+    return redirect(safe_next_url(request, fallback))

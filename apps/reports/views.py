@@ -6,11 +6,9 @@ page polls its own URL (which answers htmx requests with its live part); the lis
 back as out-of-band swaps. Without JavaScript a reload shows the current state.
 """
 
-import datetime
 from uuid import UUID
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -18,7 +16,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access import login_required_htmx
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.pagination import newest_first_page, page_key_decode
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, UnknownReport, report_definition
 from apps.reports.downloads import run_file_response, run_not_ready_text
@@ -70,16 +68,6 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
     )
 
 
-def _page_key(cursor: str | None) -> tuple[datetime.datetime, int] | None:
-    if not cursor:
-        return None
-    try:
-        created_at, pk = cursor_decode(cursor, length=2)
-        return datetime.datetime.fromisoformat(created_at), int(pk)
-    except (InvalidCursor, TypeError, ValueError):
-        return None
-
-
 def _poller(runs: list[ReportRun]) -> dict:
     live = [run for run in runs if not run.is_final]
     if not live:
@@ -95,15 +83,8 @@ def _poller(runs: list[ReportRun]) -> dict:
 def run_list(request: HttpRequest) -> HttpResponse:
     """My report runs, newest first, by keyset pages (one query per page)."""
     runs = selectors.report_runs_list_for_user(user=request.user)
-    after = _page_key(request.GET.get("after"))
-    if after is not None:
-        created_at, pk = after
-        runs = runs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
-    rows = list(runs[: RUNS_PER_PAGE + 1])
-    older = None
-    if len(rows) > RUNS_PER_PAGE:
-        rows = rows[:RUNS_PER_PAGE]
-        older = cursor_encode([rows[-1].created_at.isoformat(), rows[-1].pk])
+    after = page_key_decode(request.GET.get("after"))
+    rows, _, older = newest_first_page(runs, size=RUNS_PER_PAGE, after=after)
     for run in rows:
         run.title = REPORTS[run.report].title if run.report in REPORTS else run.report
     context = {
