@@ -21,6 +21,7 @@ from apps.commerce.models import (
     Supplier,
 )
 from apps.commerce.selectors import table_row_estimate
+from apps.core.admin import RecordAdminMixin
 
 # Below this many rows an exact COUNT(*) is cheap enough to run.
 EXACT_COUNT_BELOW = 100_000
@@ -39,21 +40,12 @@ class EstimatedCountPaginator(Paginator):
         return super().count
 
 
-class RecordAdmin(admin.ModelAdmin):
+class RecordAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Look, don't touch: staff with view permission see rows; nobody adds, edits or deletes."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Region)

@@ -4,6 +4,20 @@ from apps.core.models import ApiToken
 from apps.core.services import api_token_issue
 
 
+class RecordAdminMixin:
+    """For admins and inlines of records that the app's services write: the admin shows
+    them (and may act through actions) but never adds, edits or deletes a row."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["user", "name", "hint", "created_at", "last_used_at", "expires_at"]

@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from apps.core.admin import RecordAdminMixin
 from apps.jobs import services
 from apps.jobs.models import Job, JobAttempt, Status
 from apps.jobs.registry import kinds_all
@@ -20,7 +21,7 @@ from apps.jobs.registry import kinds_all
 NAMED_IN_MESSAGE = 10
 
 
-class JobAttemptInline(admin.TabularInline):
+class JobAttemptInline(RecordAdminMixin, admin.TabularInline):
     model = JobAttempt
     fields = ("number", "outcome", "worker", "started_at", "finished_at", "retry_delay", "error")
     readonly_fields = fields
@@ -30,15 +31,6 @@ class JobAttemptInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_active and request.user.is_staff
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class KindFilter(admin.SimpleListFilter):
@@ -78,8 +70,10 @@ def _report(
         )
 
 
+# A job is a record: view it, act on it with the actions, never edit, add or delete it
+# here (`manage.py jobs purge` removes old ones).
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_display = (
         "short_id",
         "kind",
@@ -150,17 +144,6 @@ class JobAdmin(admin.ModelAdmin):
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """Retry and cancel (the actions)."""
         return request.user.is_active and request.user.is_staff
-
-    # A job is a record: view it, act on it with the actions, never edit, add or delete it
-    # here (`manage.py jobs purge` removes old ones).
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Job]:
         jobs = super().get_queryset(request)

@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 
+from apps.core.admin import RecordAdminMixin
 from apps.notifications.models import (
     EmailMessage,
     Notification,
@@ -12,7 +13,7 @@ from apps.notifications.models import (
 )
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Records are written by the app's services; the admin only shows them, to any staff user."""
 
     def has_module_permission(self, request) -> bool:
@@ -23,15 +24,6 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         return [field.name for field in self.model._meta.fields if field.name not in (self.exclude or ())]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Notification)
