@@ -3,23 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from apps.jobs import broker, runner, services
+from apps.jobs import runner, services
 from apps.jobs.models import Job, Status
+from tests.jobs.conftest import run_until_dead, runs_jobs
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def broker_stubbed(monkeypatch) -> None:
-    """on_commit callbacks fire in transactional tests: hand nothing to a real broker."""
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
-
-
-def runs_jobs(test):
-    """runner.execute() reopens its database connection, as a worker does: a test that runs
-    jobs needs committed rows (PostgreSQL refuses a new connection inside the test's
-    transaction)."""
-    return pytest.mark.usefixtures("broker_stubbed")(pytest.mark.django_db(transaction=True)(test))
 
 
 CHANGELIST = reverse("admin:jobs_job_changelist")
@@ -27,16 +15,6 @@ CHANGELIST = reverse("admin:jobs_job_changelist")
 
 def change_url(job: Job) -> str:
     return reverse("admin:jobs_job_change", args=[job.pk])
-
-
-def run_until_dead(job: Job) -> Job:
-    for _ in range(job.max_attempts):
-        runner.execute(job.pk)
-        job.refresh_from_db()
-        if job.status == Status.FAILED:
-            services.jobs_publish_due(now=job.run_at)
-    job.refresh_from_db()
-    return job
 
 
 def test_staff_sees_the_changelist(ops_client, alice):

@@ -12,23 +12,11 @@ from django.utils import timezone
 
 from apps.core.api import cursor_encode
 from apps.core.services import api_token_create
-from apps.jobs import broker, runner, services
+from apps.jobs import runner, services
 from apps.jobs.models import Job, JobAttempt, Status
+from tests.jobs.conftest import runs_jobs
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def broker_stubbed(monkeypatch) -> None:
-    """on_commit callbacks fire in transactional tests: hand nothing to a real broker."""
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
-
-
-def runs_jobs(test):
-    """runner.execute() reopens its database connection, as a worker does: a test that runs
-    jobs needs committed rows (PostgreSQL refuses a new connection inside the test's
-    transaction)."""
-    return pytest.mark.usefixtures("broker_stubbed")(pytest.mark.django_db(transaction=True)(test))
 
 
 JOBS_URL = "/api/jobs"

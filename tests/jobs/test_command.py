@@ -9,39 +9,17 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from apps.jobs import broker, runner, services
+from apps.jobs import runner, services
 from apps.jobs.models import Job, Status
+from tests.jobs.conftest import run_until_dead, runs_jobs
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def broker_stubbed(monkeypatch) -> None:
-    """on_commit callbacks fire in transactional tests: hand nothing to a real broker."""
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
-
-
-def runs_jobs(test):
-    """runner.execute() reopens its database connection, as a worker does: a test that runs
-    jobs needs committed rows (PostgreSQL refuses a new connection inside the test's
-    transaction)."""
-    return pytest.mark.usefixtures("broker_stubbed")(pytest.mark.django_db(transaction=True)(test))
 
 
 def jobs(*args: str) -> str:
     out = StringIO()
     call_command("jobs", *args, stdout=out)
     return out.getvalue()
-
-
-def run_until_dead(job: Job) -> Job:
-    for _ in range(job.max_attempts):
-        runner.execute(job.pk)
-        job.refresh_from_db()
-        if job.status == Status.FAILED:
-            services.jobs_publish_due(now=job.run_at)
-    job.refresh_from_db()
-    return job
 
 
 def finished_days_ago(job: Job, days: float, status: str = Status.SUCCEEDED) -> None:

@@ -1,0 +1,30 @@
+"""Shared by the jobs tests: jobs run inline as a worker would, with no broker behind them."""
+
+import pytest
+
+from apps.jobs import broker, runner, services
+from apps.jobs.models import Job, Status
+
+
+@pytest.fixture
+def broker_stubbed(monkeypatch) -> None:
+    """on_commit callbacks fire in transactional tests: hand nothing to a real broker."""
+    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
+
+
+def runs_jobs(test):
+    """runner.execute() reopens its database connection, as a worker does: a test that runs
+    jobs needs committed rows (PostgreSQL refuses a new connection inside the test's
+    transaction)."""
+    return pytest.mark.usefixtures("broker_stubbed")(pytest.mark.django_db(transaction=True)(test))
+
+
+def run_until_dead(job: Job) -> Job:
+    """Run each attempt inline, publishing every retry as soon as it is scheduled."""
+    for _ in range(job.max_attempts):
+        runner.execute(job.pk)
+        job.refresh_from_db()
+        if job.status == Status.FAILED:
+            services.jobs_publish_due(now=job.run_at)
+    job.refresh_from_db()
+    return job
