@@ -1,20 +1,13 @@
 """Commerce job kinds: importing an uploaded CSV file, pruning uploads left behind."""
 
-import logging
-import threading
 from datetime import timedelta
 from typing import Literal
 
-from django.db import connection
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.commerce import services
 from apps.jobs.models import Queue
 from apps.jobs.registry import job
-
-logger = logging.getLogger("apps.commerce")
-# Seconds between progress writes (the job context writes at most twice a second anyway).
-PROGRESS_INTERVAL = 0.5
 
 
 class ImportParams(BaseModel):
@@ -25,52 +18,27 @@ class ImportParams(BaseModel):
 
 
 class _JobProgress:
-    """The loading service's progress, written to the job from a thread of its own.
+    """The loading service's progress reports, told to the job's context.
 
-    Why a thread: the import runs inside one transaction (and in a COPY, during which
-    its connection takes no other statement). Written on that connection, progress
-    would stay invisible until the commit and the job row's lock would hold up the
-    heartbeat. This thread has its own connection (Django's are per thread) in
-    autocommit. A cancel is still noticed by the import itself, at its next report.
-    """
+    The import runs inside one transaction (and a COPY); the context then leaves the
+    writing to the job's heartbeat thread, on a connection of its own."""
 
     def __init__(self, ctx, label: str, total: int | None) -> None:
         self.ctx = ctx
         self.total = total
         self.done = 0
         self.message = f"reading {label} rows"
-        self._changed = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._write, name=f"progress-job-{ctx.job_id}", daemon=True)
-        self._thread.start()
 
     def advance(self, count: int) -> None:
         self.done += count
-        self._changed.set()
-        self.ctx.check_cancelled()
+        self.ctx.progress(self.done, self.total, self.message)
 
     def stage(self, message: str) -> None:
         self.message = message
-        self._changed.set()
-        self.ctx.check_cancelled()
+        self.ctx.progress(self.done, self.total, self.message)
 
     def finish(self) -> None:
-        self._stopping.set()
-        self._changed.set()
-        self._thread.join()
-
-    def _write(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                self._changed.wait()
-                self._changed.clear()
-                self.ctx.progress(self.done, self.total, self.message)
-                self._stopping.wait(PROGRESS_INTERVAL)
-        except Exception:
-            # A cancel (or a lost job) is raised here too; the import sees it at its next report.
-            logger.debug("progress of job %s stopped", self.ctx.job_id, exc_info=True)
-        finally:
-            connection.close()
+        """Nothing to stop: the context writes what is left."""
 
 
 # Staff only (public=False): an import writes data everybody sees.

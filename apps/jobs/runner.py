@@ -69,7 +69,10 @@ class JobContext:
                 (message or old_message)[:500],
             )
             self._dirty = True
-        if time.monotonic() - self._written_at >= PROGRESS_WRITE_INTERVAL:
+        # Inside the job's own transaction (or a COPY) a write would stay invisible until
+        # the commit and could wait on the job's locks: the heartbeat thread writes it then,
+        # on its own connection.
+        if time.monotonic() - self._written_at >= PROGRESS_WRITE_INTERVAL and not connection.in_atomic_block:
             self.flush()
         self.check_cancelled()
 
@@ -117,21 +120,34 @@ class Heartbeat(threading.Thread):
         self.cancel_seen_at: float | None = None
 
     def run(self) -> None:
+        """Every tick: write progress the job left unwritten (it runs in a transaction, or
+        only logged), else beat once per JOBS_HEARTBEAT_INTERVAL; both tell cancel and loss."""
         interval = settings.JOBS_HEARTBEAT_INTERVAL
+        tick = max(min(interval, PROGRESS_WRITE_INTERVAL), 0.05)
+        beat_at = time.monotonic()
         try:
-            while not self.stopping.wait(interval):
+            while not self.stopping.wait(tick):
+                now = time.monotonic()
                 try:
-                    owned, cancel = services.job_heartbeat(job_id=self.ctx.job_id, attempt=self.ctx.attempt)
+                    if self.ctx._dirty and now - self.ctx._written_at >= PROGRESS_WRITE_INTERVAL:
+                        self.ctx.flush()
+                    elif now - beat_at >= interval:
+                        owned, cancel = services.job_heartbeat(
+                            job_id=self.ctx.job_id, attempt=self.ctx.attempt
+                        )
+                        self.ctx._observe(owned, cancel)
+                    else:
+                        continue
                 except DatabaseError as exc:
                     # A database hiccup must not end the heartbeat for good, or the live job
                     # would be taken for lost and run again: retry with a fresh connection.
                     logger.warning("heartbeat of job %s failed, retrying: %s", self.ctx.job_id, exc)
                     connection.close()
                     continue
-                self.ctx._observe(owned, cancel)
-                if not owned:
+                beat_at = now
+                if self.ctx.lost.is_set():
                     return
-                if cancel:
+                if self.ctx.cancelled.is_set():
                     self._enforce_cancel()
         except Exception:
             logger.exception("heartbeat of job %s failed", self.ctx.job_id)
