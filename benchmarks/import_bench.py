@@ -24,6 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from psql_side import psql_environment
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "benchmark-only")
 os.environ.setdefault("DEBUG", "0")
@@ -62,15 +64,7 @@ def measure_import(*, directory: Path, database_url: str, repeat: int = 2) -> li
             f"\\copy {qn(table.model._meta.db_table)} ({columns}) "
             f"FROM '{path}' WITH (FORMAT csv, HEADER true)\n"
         )
-    db = connection.settings_dict
-    psql_env = {
-        **os.environ,
-        "PGHOST": db["HOST"] or "",
-        "PGPORT": str(db["PORT"] or ""),
-        "PGUSER": db["USER"] or "",
-        "PGPASSWORD": db["PASSWORD"] or "",
-        "PGDATABASE": db["NAME"],
-    }
+    psql_env = psql_environment(connection.settings_dict)
 
     best: dict[tuple[str, str], float] = {}
     rows: dict[str, int] = {}

@@ -10,7 +10,6 @@ same indexes, one transaction each). Target: our rows/s >= 0.8 x psql's.
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from psql_side import psql_environment, psql_or_reason
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "benchmark-only")
 os.environ.setdefault("DEBUG", "0")
@@ -33,12 +34,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each loader, alternating (default 2)")
     args = parser.parse_args()
 
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        print("This benchmark compares with psql: set DATABASE_URL to a migrated PostgreSQL database.")
-        return 2
-    psql = shutil.which("psql")
+    psql, why_not = psql_or_reason()
     if not psql:
-        print("psql was not found on PATH (Debian: apt-get install postgresql-client).")
+        print(why_not)
         return 2
 
     import django
@@ -71,15 +69,7 @@ def main() -> int:
                 f"FROM '{path}' WITH (FORMAT csv, HEADER true)"
             )
         script.write_text("\n".join(lines) + "\n")
-        db = connection.settings_dict
-        psql_env = {
-            **os.environ,
-            "PGHOST": db["HOST"] or "",
-            "PGPORT": str(db["PORT"] or ""),
-            "PGUSER": db["USER"] or "",
-            "PGPASSWORD": db["PASSWORD"] or "",
-            "PGDATABASE": db["NAME"],
-        }
+        psql_env = psql_environment(connection.settings_dict)
         psql_command = [psql, "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", str(script)]
         total_rows = None
 

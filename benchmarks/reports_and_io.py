@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from psql_side import psql_environment, psql_or_reason  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("SECRET_KEY", "benchmark-only")
 os.environ.setdefault("DEBUG", "0")
@@ -304,12 +305,9 @@ def main() -> int:
     if args.child:
         return child(*args.child)
 
-    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        print("This benchmark compares with psql: set DATABASE_URL to a migrated PostgreSQL database.")
-        return 2
-    psql = shutil.which("psql")
+    psql, why_not = psql_or_reason()
     if not psql:
-        print("psql was not found on PATH (Debian: apt-get install postgresql-client).")
+        print(why_not)
         return 2
 
     import django
@@ -319,15 +317,7 @@ def main() -> int:
 
     from apps.commerce.services import dataset_generate, dataset_scale
 
-    db = connection.settings_dict
-    psql_env = {
-        **os.environ,
-        "PGHOST": db["HOST"] or "",
-        "PGPORT": str(db["PORT"] or ""),
-        "PGUSER": db["USER"] or "",
-        "PGPASSWORD": db["PASSWORD"] or "",
-        "PGDATABASE": db["NAME"],
-    }
+    psql_env = psql_environment(connection.settings_dict)
     with tempfile.TemporaryDirectory(prefix="reports-bench-") as tmp:
         work = Path(tmp)
         if args.only:
