@@ -37,15 +37,9 @@ def jobs_list_for_user(
     kind: str | None = None,
     queue: str | None = None,
 ) -> QuerySet[Job]:
-    """Newest first, without the bulky columns lists do not show."""
-    jobs = jobs_visible_to(user=user).select_related("owner").defer("log", "traceback", "params")
-    if status:
-        jobs = jobs.filter(status=status)
-    if kind:
-        jobs = jobs.filter(kind=kind)
-    if queue:
-        jobs = jobs.filter(queue=queue)
-    return jobs.order_by("-created_at", "-id")
+    """Newest first, without the bulky columns lists do not show; owners see their own."""
+    jobs = jobs_list(status=status, kind=kind, queue=queue)
+    return jobs if user.is_staff else jobs.filter(owner=user)
 
 
 def jobs_by_ids_for_user(*, user: AbstractBaseUser, job_ids: list[UUID]) -> list[Job]:
