@@ -9,7 +9,7 @@ import datetime
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
@@ -19,7 +19,7 @@ from apps.commerce.schemas import CustomerOut, ErrorOut, OrderDetailOut, OrderLi
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
-from apps.core.caching import etag_for, not_modified
+from apps.core.caching import cached_json, json_response
 
 router = Router(tags=["commerce"])
 
@@ -46,6 +46,24 @@ def list_orders(request: HttpRequest, query: Query[OrderListQuery]):
         raise HttpError(
             422, f"Invalid input: date_from ({query.date_from}) is after date_to ({query.date_to})."
         )
+    after = _order_key_from_cursor(query.cursor) if query.cursor else None
+    limit = page_limit(query.limit)
+    # The same first pages are read again and again (newest first): the page is cached as
+    # JSON, keyed by the validated query and the host its next_url names.
+    base = request.build_absolute_uri(request.path)
+    key = f"{selectors.CACHE_NAMESPACE}:orders:{base}?{query.model_dump_json(exclude_none=True)}:{limit}"
+    payload = cached_json(
+        key,
+        lambda: _orders_page_serialize(query, limit=limit, after=after, base=base),
+        ttl=selectors.DETAIL_TTL,
+        stale_ttl=selectors.DETAIL_STALE_TTL,
+    )
+    return json_response(request, payload)
+
+
+def _orders_page_serialize(
+    query: OrderListQuery, *, limit: int, after: selectors.OrderKey | None, base: str
+) -> str:
     page = selectors.orders_page(
         filters=selectors.OrderFilters(
             customer_id=query.customer,
@@ -53,27 +71,24 @@ def list_orders(request: HttpRequest, query: Query[OrderListQuery]):
             date_from=query.date_from,
             date_to=query.date_to,
         ),
-        limit=page_limit(query.limit),
-        after=_order_key_from_cursor(query.cursor) if query.cursor else None,
+        limit=limit,
+        after=after,
     )
     next_cursor = cursor_encode(list(page.next_key)) if page.next_key else None
     next_url = None
     if next_cursor:
-        params = {key: value for key, value in request.GET.items() if key != "cursor"}
-        params["cursor"] = next_cursor
-        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
-    return {"items": page.rows, "next": next_cursor, "next_url": next_url}
+        params = query.model_dump(exclude_none=True) | {"cursor": next_cursor}
+        next_url = f"{base}?{urlencode(params)}"
+    return OrderPageOut(items=page.rows, next=next_cursor, next_url=next_url).model_dump_json()
 
 
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS}, summary="An order and its lines")
-def get_order(request: HttpRequest, response: HttpResponse, order_id: int):
-    order = selectors.order_get_with_line_items(order_id=order_id)
-    if order is None:
+def get_order(request: HttpRequest, order_id: int):
+    payload = selectors.order_detail_json(order_id=order_id)
+    if payload is None:
         raise HttpError(404, f"Order {order_id} does not exist.")
     # Conditional GET: a client that has this version gets a bodyless 304.
-    etag = etag_for(OrderDetailOut.from_orm(order).model_dump_json())
-    response.headers["ETag"] = etag
-    return not_modified(request, etag=etag) or order
+    return json_response(request, payload)
 
 
 @router.get(
@@ -81,13 +96,11 @@ def get_order(request: HttpRequest, response: HttpResponse, order_id: int):
     response={200: CustomerOut, **ERRORS},
     summary="A customer with order count and total spent",
 )
-def get_customer(request: HttpRequest, response: HttpResponse, customer_id: int):
-    customer = selectors.customer_summary_cached(customer_id=customer_id)
-    if customer is None:
+def get_customer(request: HttpRequest, customer_id: int):
+    payload = selectors.customer_summary_json(customer_id=customer_id)
+    if payload is None:
         raise HttpError(404, f"Customer {customer_id} does not exist.")
-    etag = etag_for(CustomerOut.from_orm(customer).model_dump_json())
-    response.headers["ETag"] = etag
-    return not_modified(request, etag=etag) or customer
+    return json_response(request, payload)
 
 
 class ImportJobOut(Schema):

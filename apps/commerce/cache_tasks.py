@@ -51,12 +51,14 @@ def customer_summaries_warm(limit: int = WARM_CUSTOMERS) -> int:
     )
     count = 0
     for customer_id in top:
-        summary = selectors.customer_get_summary(customer_id=customer_id)
+        summary = selectors.customer_summary_serialize(customer_id=customer_id)
+        if summary is None:  # deleted since the ranking
+            continue
         caching.cached_put(
-            f"{selectors.CACHE_NAMESPACE}:customer-summary:{customer_id}",
-            summary,
-            ttl=selectors.CUSTOMER_SUMMARY_TTL,
-            stale_ttl=selectors.CUSTOMER_SUMMARY_STALE_TTL,
+            selectors.customer_summary_key(customer_id),
+            caching.JsonBody.of(summary),
+            ttl=selectors.DETAIL_TTL,
+            stale_ttl=selectors.DETAIL_STALE_TTL,
         )
         count += 1
     return count

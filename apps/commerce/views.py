@@ -1,5 +1,6 @@
 """Server-rendered commerce pages: plain HTML, no JavaScript, a bounded query count each."""
 
+import dataclasses
 import datetime
 
 from django import forms
@@ -9,6 +10,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -18,6 +21,7 @@ from apps.commerce.models import Order
 from apps.commerce.services import IMPORT_JOB_KIND, ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.caching import cached
 from apps.jobs.selectors import jobs_list_for_user
 
 ORDERS_PER_PAGE = 50
@@ -67,25 +71,58 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "commerce/home.html", {"dataset": selectors.dataset_current()})
 
 
+@dataclasses.dataclass(frozen=True)
+class OrdersTable:
+    """One page of the orders page's table, rendered, with its pager cursors."""
+
+    html: str
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def _orders_table(
+    filters: selectors.OrderFilters, *, after: selectors.OrderKey | None, before: selectors.OrderKey | None
+) -> OrdersTable:
+    page = selectors.orders_page(filters=filters, limit=ORDERS_PER_PAGE, after=after, before=before)
+    # reverse() once, not once per row: 100 reversals were a third of the rendering.
+    order_url = reverse("commerce:order", args=[0]).removesuffix("0/")
+    for row in page.rows:
+        row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+        row["url"] = f"{order_url}{row['id']}/"
+    return OrdersTable(
+        html=render_to_string(
+            "commerce/_order_rows.html", {"rows": page.rows, "orders_url": reverse("commerce:orders")}
+        ),
+        next_cursor=cursor_encode(list(page.next_key)) if page.next_key else None,
+        previous_cursor=cursor_encode(list(page.previous_key)) if page.previous_key else None,
+    )
+
+
+def _key_text(key: selectors.OrderKey | None) -> str:
+    return f"{key[0]}/{key[1]}" if key else "-"
+
+
 @login_required
 def order_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET)
-    page = None
+    table = None
     if form.is_valid():
-        page = selectors.orders_page(
-            filters=form.filters(),
-            limit=ORDERS_PER_PAGE,
-            after=_order_key(request.GET.get("after")),
-            # A link carries one of the two; "after" wins if someone writes both.
-            before=None if request.GET.get("after") else _order_key(request.GET.get("before")),
+        filters = form.filters()
+        after = _order_key(request.GET.get("after"))
+        # A link carries one of the two; "after" wins if someone writes both.
+        before = None if after else _order_key(request.GET.get("before"))
+        # Rendering 50 rows costs ~10 ms of CPU and every user sees the same rows: the
+        # table is cached, keyed by the page it shows, until commerce data changes.
+        page_key = ":".join(map(str, (*dataclasses.astuple(filters), _key_text(after), _key_text(before))))
+        table = cached(
+            f"{selectors.CACHE_NAMESPACE}:orders-page:{page_key}",
+            lambda: _orders_table(filters, after=after, before=before),
+            ttl=selectors.DETAIL_TTL,
+            stale_ttl=selectors.DETAIL_STALE_TTL,
         )
-        for row in page.rows:
-            row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
     context = {
         "form": form,
-        "page": page,
-        "next_cursor": cursor_encode(list(page.next_key)) if page and page.next_key else None,
-        "previous_cursor": cursor_encode(list(page.previous_key)) if page and page.previous_key else None,
+        "table": table,
         "filtered": any(request.GET.get(name) for name in form.fields),
     }
     return render(request, "commerce/order_list.html", context)

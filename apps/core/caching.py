@@ -28,6 +28,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -254,6 +255,42 @@ def not_modified(request: HttpRequest, *, etag: str) -> HttpResponse | None:
     if response is not None:
         response.headers["ETag"] = etag
     return response
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    """A serialized JSON representation and its ETag, cached together."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, payload: str | bytes) -> JsonBody:
+        body = payload.encode() if isinstance(payload, str) else payload
+        return cls(body=body, etag=etag_for(body))
+
+
+def cached_json(
+    key: str, serialize: Callable[[], str | bytes | None], *, ttl: float, stale_ttl: float
+) -> JsonBody | None:
+    """``cached()`` for read endpoints: the JSON text itself is cached, with its ETag.
+
+    A hit then costs two cache reads and no query, model instance or schema validation;
+    ``serialize`` returns None for "does not exist" (cached too, until a write).
+    """
+
+    def compute() -> JsonBody | None:
+        payload = serialize()
+        return None if payload is None else JsonBody.of(payload)
+
+    return cached(key, compute, ttl=ttl, stale_ttl=stale_ttl)
+
+
+def json_response(request: HttpRequest, payload: JsonBody) -> HttpResponse:
+    """200 with the body and its ETag, or a bodyless 304 when the client has this version."""
+    return not_modified(request, etag=payload.etag) or HttpResponse(
+        payload.body, content_type="application/json", headers={"ETag": payload.etag}
+    )
 
 
 # --- Warming ------------------------------------------------------------------------------

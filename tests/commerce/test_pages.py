@@ -4,6 +4,8 @@ import re
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.commerce.models import Dataset
 from tests.commerce.test_api import commerce_world
@@ -80,6 +82,22 @@ def test_orders_pager_goes_older_and_back_newer(alice_client, commerce_data, mon
     last = alice_client.get(f"/orders/?{oldest}")
     assert order_numbers(last) == [1]
     assert 'rel="next"' not in last.content.decode()
+
+
+def test_orders_page_table_is_cached_until_an_order_changes(alice_client, commerce_data, monkeypatch):
+    monkeypatch.setattr("apps.commerce.views.ORDERS_PER_PAGE", 4)
+    first = alice_client.get("/orders/")
+    with CaptureQueriesContext(connection) as queries:
+        assert order_numbers(alice_client.get("/orders/")) == [9, 8, 7, 6]
+    assert not [query for query in queries if "commerce_" in query["sql"]]
+    # The page after and the page before the same order are different pages.
+    older = re.search(r'href="\?([^"]+)" rel="next"', first.content.decode()).group(1).replace("&amp;", "&")
+    second = alice_client.get(f"/orders/?{older}")
+    assert order_numbers(second) == [5, 4, 3, 2]
+    newer = re.search(r'href="\?([^"]+)" rel="prev"', second.content.decode()).group(1).replace("&amp;", "&")
+    assert order_numbers(alice_client.get(f"/orders/?{newer}")) == [9, 8, 7, 6]
+    commerce_data["orders"][8].delete()
+    assert order_numbers(alice_client.get("/orders/")) == [8, 7, 6, 5]
 
 
 def test_orders_page_filters_keep_through_pages(alice_client, commerce_data, monkeypatch):
