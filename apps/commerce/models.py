@@ -149,6 +149,14 @@ class LineItem(models.Model):
     ship_instructions = models.CharField(max_length=25)
     ship_mode = models.CharField(max_length=10)
     comment = models.CharField(max_length=44, blank=True)
+    # The order's date, copied: the partition key that keeps an order and its lines in
+    # partitions of the same year (docs/scaling.md, "Range partitioning"). The loader and
+    # the import write it with each line; `manage.py backfill_lineitem_order_date` fills
+    # lines written before it existed. Nullable so that adding it is instant on big
+    # tables. No service changes an order's date after it is written (orders come only
+    # from load_tpch and the import; the admin is read-only), so nothing else keeps it
+    # in step: a service that changes Order.order_date must change its lines' too.
+    order_date = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

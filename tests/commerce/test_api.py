@@ -8,6 +8,7 @@ import pytest
 from apps.commerce.models import Customer, LineItem, Nation, Order, Part, Region, Supplier
 from apps.core.api import cursor_encode
 from apps.core.services import api_token_create
+from tests.commerce.factories import line_item_create
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +72,7 @@ def commerce_world() -> dict:
         )
         orders.append(order)
         for line_number, part in enumerate(parts, start=1):
-            LineItem.objects.create(
+            line_item_create(
                 order=order,
                 part=part,
                 supplier=supplier,

@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import F
 
 from apps.commerce.models import Customer, Dataset, LineItem, Order
 from apps.commerce.services import (
@@ -146,6 +147,38 @@ def test_line_item_of_an_unknown_order_part_or_supplier_is_named(
         "line 7, column l_partkey: Part 888888 does not exist",
         "line 10, column l_suppkey: Supplier 777777 does not exist",
     ]
+
+
+@pytest.mark.django_db
+def test_imported_line_items_carry_their_orders_date(orders_references_loaded, tmp_path):
+    orders = tmp_path / "orders.csv"
+    orders.write_text(
+        ",".join(TABLES["orders"].csv_columns)
+        + "\n70001,1,O,100.00,1995-06-01,1-URGENT,Clerk#000000001,0,new\n"
+        + "70002,2,O,200.00,1997-02-03,5-LOW,Clerk#000000002,0,new\n"
+    )
+    assert csv_import(table="orders", path=orders).imported
+    # Lines of the orders just imported and of order 1, loaded before; with Windows line
+    # ends, a comment holding a line break and quotes, and no line end at the very end.
+    lineitem = tmp_path / "lineitem.csv"
+    records = [
+        ",".join(TABLES["lineitem"].csv_columns),
+        '70001,1,1,1,1,10.00,0.00,0.00,N,O,1995-06-05,1995-06-06,1995-06-07,NONE,AIR,"two\r\nlines, ""q"""',
+        "1,1,1,99,1,10.00,0.00,0.00,N,O,1996-01-05,1996-01-06,1996-01-07,NONE,AIR,plain",
+        "70002,2,2,1,1,10.00,0.00,0.00,N,O,1997-02-05,1997-02-06,1997-02-07,NONE,AIR,plain",
+    ]
+    lineitem.write_bytes("\r\n".join(records).encode())
+
+    outcome = csv_import(table="lineitem", path=lineitem)
+
+    assert outcome.imported, outcome.message
+    dates = dict(LineItem.objects.values_list("order_id", "order_date"))
+    assert dates == {
+        70001: datetime.date(1995, 6, 1),
+        1: Order.objects.get(pk=1).order_date,
+        70002: datetime.date(1997, 2, 3),
+    }
+    assert LineItem.objects.get(order_id=70001).comment == 'two\r\nlines, "q"'
 
 
 @pytest.mark.django_db
@@ -494,6 +527,7 @@ def test_correct_file_of_600000_line_items_imports_completely(requires_postgres,
 
     assert outcome.imported, outcome.message
     assert outcome.rows == expected == LineItem.objects.count()
+    assert LineItem.objects.filter(order_date=F("order__order_date")).count() == expected
     last = (tpch_dir_0_1 / "lineitem.csv").read_text().rstrip("\n").rsplit("\n", 1)[1].split(",")
     assert LineItem.objects.filter(order_id=int(last[0]), line_number=int(last[3])).exists()
     # Lines are stored in file order (ids follow the lines).

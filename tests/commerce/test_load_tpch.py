@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import F
 
 from apps.commerce.models import Dataset, LineItem, Nation, Region
 from apps.commerce.services import TABLES, dataset_generate
@@ -204,6 +205,30 @@ def test_line_item_of_unknown_part_loads_nothing(tpch_dir, tmp_path):
     assert "999999" in str(failed.value)
     assert table_counts() == dict.fromkeys(TABLES, 0)
     assert not Dataset.objects.exists()
+
+
+@pytest.mark.django_db
+def test_every_loaded_line_item_carries_its_orders_date(tpch_dir):
+    load_tpch("--scale", "0.01", "--from-dir", str(tpch_dir))
+
+    lines = csv_row_counts(tpch_dir)["lineitem"]
+    assert not LineItem.objects.filter(order_date__isnull=True).exists()
+    assert LineItem.objects.filter(order_date=F("order__order_date")).count() == lines
+
+
+@pytest.mark.django_db
+def test_line_item_of_an_order_missing_from_orders_csv_loads_nothing(tpch_dir, tmp_path):
+    # Line 2 is order 1's first line; order 9999999 is in neither orders.csv nor the table.
+    broken = broken_copy(
+        tpch_dir, tmp_path / "broken", file="lineitem.csv", line=2, pattern=r"^\d+,", replacement="9999999,"
+    )
+
+    with pytest.raises(CommandError) as failed:
+        load_tpch("--scale", "0.01", "--from-dir", str(broken))
+
+    assert "9999999" in str(failed.value)
+    assert "\n" not in str(failed.value)
+    assert table_counts() == dict.fromkeys(TABLES, 0)
 
 
 def postgres_schema_objects() -> list[tuple[str, str]]:

@@ -56,7 +56,8 @@ def small_data(db):
     Customer 1 (BUILDING, in ASIA) has one order of 1993-11-05 with a returned line item:
     it is the only row of the returned_items report for its default quarter.
     """
-    from apps.commerce.models import Customer, LineItem, Nation, Order, Part, Region, Supplier
+    from apps.commerce.models import Customer, Nation, Order, Part, Region, Supplier
+    from tests.commerce.factories import line_item_create
 
     region = Region.objects.create(id=2, name="ASIA")
     nation = Nation.objects.create(id=8, name="INDIA", region=region)
@@ -101,7 +102,7 @@ def small_data(db):
             comment=comment,
         )
         orders.append(order)
-        LineItem.objects.create(
+        line_item_create(
             order=order,
             part=part,
             supplier=supplier,

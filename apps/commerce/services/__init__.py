@@ -4,6 +4,8 @@
 - ``loading``: the shared loading service, one file into one table (``tpch_table_load``).
 - ``tpch``: generating TPC-H data and loading a whole data set (``load_tpch``).
 - ``importing``: importing a person's CSV file, validated, as a job (``import_data``).
+- ``order_dates``: line items' copy of their order's date (the partition key), written
+  with each line and backfilled for older lines (``backfill_lineitem_order_date``).
 """
 
 from apps.commerce.services.importing import (
@@ -28,6 +30,11 @@ from apps.commerce.services.loading import (
     column_rules,
     tpch_table_load,
 )
+from apps.commerce.services.order_dates import (
+    BACKFILL_BATCH_SIZE,
+    OrderDatesBackfilled,
+    lineitem_order_dates_backfill,
+)
 from apps.commerce.services.tables import TABLES, DatasetError, TpchTable
 from apps.commerce.services.tpch import (
     DatasetLoadResult,
@@ -41,6 +48,7 @@ from apps.commerce.services.tpch import (
 )
 
 __all__ = [
+    "BACKFILL_BATCH_SIZE",
     "IMPORT_JOB_KIND",
     "IMPORT_TABLES",
     "MAX_ERRORS",
@@ -52,6 +60,7 @@ __all__ = [
     "ImportTooLarge",
     "LoadRejected",
     "LoadStatus",
+    "OrderDatesBackfilled",
     "Progress",
     "ProgressFactory",
     "RowError",
@@ -68,6 +77,7 @@ __all__ = [
     "import_upload_delete",
     "import_upload_import",
     "import_uploads_prune",
+    "lineitem_order_dates_backfill",
     "scale_text",
     "tpch_table_load",
 ]

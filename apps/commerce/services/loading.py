@@ -23,11 +23,15 @@
      the import 0.45x psql's ``\\copy``); SQLite runs ``INSERT … SELECT`` from staging.
 
   The caller holds the transaction: a rejected file writes nothing.
+
+Line items are written with their order's date, which their file does not hold
+(``order_dates``): from orders.csv next to lineitem.csv (``load_tpch``), or from the
+orders table (the import).
 """
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -37,7 +41,14 @@ from typing import Any, Protocol
 from django.db import connection, models
 from django.db.backends.base.operations import BaseDatabaseOperations
 
-from apps.commerce.services.tables import DatasetError, TpchTable
+from apps.commerce.services.order_dates import (
+    lineitem_order_dates_fill,
+    order_date_sql,
+    order_dates_from_file,
+    records_dated,
+    staged_order_dates,
+)
+from apps.commerce.services.tables import TABLES, DatasetError, TpchTable
 
 # COPY is fed in blocks this large: big enough that Python's per-call cost vanishes.
 COPY_BLOCK_BYTES = 1 << 20
@@ -99,7 +110,9 @@ def tpch_table_load(
 
     Call it inside a transaction: on error part of the file may have been written.
     With ``validate`` every row is checked first (module docstring) and a bad file
-    raises ``LoadRejected`` listing up to ``max_errors`` problems.
+    raises ``LoadRejected`` listing up to ``max_errors`` problems. Without it, line items
+    take their order's date from orders.csv in the same folder on PostgreSQL (tpchgen
+    writes both) and from the loaded orders on SQLite.
     """
     if not path.is_file():
         raise DatasetError(f"{path} does not exist.")
@@ -343,12 +356,17 @@ def _header_check(table: TpchTable, header: list[str]) -> None:
         )
 
 
-def _copy_stream(cursor: Any, sql: str, stream: Any, header: bytes, progress: Progress) -> int:
-    """Feed the header and then the file to ``COPY … FROM STDIN`` in large blocks."""
+def _file_blocks(stream: Any) -> Iterator[bytes]:
+    while block := stream.read(COPY_BLOCK_BYTES):
+        yield block
+
+
+def _copy_stream(cursor: Any, sql: str, blocks: Iterable[bytes], header: bytes, progress: Progress) -> int:
+    """Feed the header and then the file's blocks to ``COPY … FROM STDIN``."""
     with cursor.copy(sql) as copy:
         copy.write(header)
         last = b"\n"
-        while block := stream.read(COPY_BLOCK_BYTES):
+        for block in blocks:
             copy.write(block)
             progress.advance(block.count(b"\n"))
             last = block[-1:]
@@ -366,7 +384,7 @@ def _copy_postgresql(table: TpchTable, path: Path, progress: Progress, max_error
     import psycopg
 
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(c) for c in table.db_columns)
+    columns = ", ".join(qn(c) for c in table.written_columns)
     # HEADER true (rather than stripping the header here) keeps PostgreSQL's line
     # numbers in errors equal to the file's.
     sql = f"COPY {qn(table.model._meta.db_table)} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)"
@@ -375,9 +393,19 @@ def _copy_postgresql(table: TpchTable, path: Path, progress: Progress, max_error
         _header_check(table, _header_parsed(header))
         try:
             # psycopg's own cursor: Django's wrapper has no copy().
-            return _copy_stream(django_cursor.cursor, sql, stream, header, progress)
+            if table.order_key is None:
+                return _copy_stream(django_cursor.cursor, sql, _file_blocks(stream), header, progress)
+            with order_dates_from_file(path.with_name(TABLES["orders"].filename)) as suffix_of:
+                blocks = records_dated(stream, suffix_of, block_bytes=COPY_BLOCK_BYTES)
+                return _copy_stream(django_cursor.cursor, sql, blocks, _line_ended(header), progress)
         except psycopg.Error as exc:
             raise DatasetError(_copy_error_text(table, exc)) from None
+
+
+def _line_ended(header: bytes) -> bytes:
+    # COPY takes the line ending of the first line for the whole file, and dated
+    # records end in "\n".
+    return header.rstrip(b"\r\n") + b"\n"
 
 
 def _copy_error_text(table: TpchTable, exc: Exception) -> str:
@@ -410,6 +438,7 @@ def _insert_batches(table: TpchTable, path: Path, progress: Progress, max_errors
     with path.open(newline="", encoding="utf-8-sig") as stream, connection.cursor() as cursor:
         reader = csv.reader(stream)
         _header_check(table, next(reader, []))
+        last_id = _last_id(table, cursor)
         for batch in _batches(reader, SQLITE_BATCH_ROWS):
             first = reader.line_num - len(batch) + 1
             values = []
@@ -421,7 +450,17 @@ def _insert_batches(table: TpchTable, path: Path, progress: Progress, max_errors
             cursor.executemany(sql, values)
             rows += len(values)
             progress.advance(len(values))
+    if table.order_key is not None:
+        # One set-based pass over the lines just written (ids are never reused: AUTOINCREMENT).
+        lineitem_order_dates_fill(first_id=last_id + 1)
     return rows
+
+
+def _last_id(table: TpchTable, cursor: Any) -> int:
+    qn = connection.ops.quote_name
+    pk = qn(table.model._meta.pk.column)
+    cursor.execute(f"SELECT coalesce(max({pk}), 0) FROM {qn(table.model._meta.db_table)}")  # noqa: S608
+    return cursor.fetchone()[0]
 
 
 def _converted(rules: list[ColumnRule], record: list[str]) -> tuple[Any, ...] | None:
@@ -477,7 +516,7 @@ def _validated_load_postgresql(table: TpchTable, path: Path, progress: Progress,
         # FORCE_NOT_NULL: an empty field is the empty string, never NULL.
         sql = f"COPY {staging} ({names}) FROM STDIN WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL ({names}))"
         try:
-            rows = _copy_stream(cursor.cursor, sql, stream, header, progress)
+            rows = _copy_stream(cursor.cursor, sql, _file_blocks(stream), header, progress)
         except psycopg.Error as exc:
             raise LoadRejected(table, [_copy_shape_error(rules, exc)]) from None
 
@@ -506,6 +545,16 @@ def _validated_load_postgresql(table: TpchTable, path: Path, progress: Progress,
         _keys_check(table, rules, cursor, max_errors, postgresql=True)
 
         _stage(progress, "writing rows")
+        suffix_of = None
+        if table.order_key is not None:
+            # Every line's order exists (checked above): the join gives each its date.
+            key = next(rule for rule in rules if rule.csv == table.order_key)
+            suffix_of = staged_order_dates(
+                cursor.cursor,
+                staging=staging,
+                order_key_sql=_staged_value(key, postgresql=True),
+                filename=table.filename,
+            )
         cursor.execute(f"DROP TABLE {staging}")
         # The checked file is copied again, now into the table: COPY writes rows in
         # batches, INSERT … SELECT one by one (measured at scale 0.1: the import at 0.45x
@@ -513,13 +562,18 @@ def _validated_load_postgresql(table: TpchTable, path: Path, progress: Progress,
         # value passed the checks above, so PostgreSQL reads each one as they did.
         stream.seek(0)
         header = stream.readline()
-        columns = ", ".join(qn(column) for column in table.db_columns)
+        file_columns = ", ".join(qn(column) for column in table.db_columns)
+        columns = ", ".join(qn(column) for column in table.written_columns)
         sql = (
             f"COPY {qn(table.model._meta.db_table)} ({columns}) FROM STDIN "
-            f"WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL ({columns}))"
+            f"WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL ({file_columns}))"
         )
+        blocks: Iterable[bytes] = _file_blocks(stream)
+        if suffix_of is not None:
+            blocks = records_dated(stream, suffix_of, block_bytes=COPY_BLOCK_BYTES)
+            header = _line_ended(header)
         try:
-            written = _copy_stream(cursor.cursor, sql, stream, header, _NoProgress(table.file, None))
+            written = _copy_stream(cursor.cursor, sql, blocks, header, _NoProgress(table.file, None))
         except psycopg.Error as exc:
             raise DatasetError(_copy_error_text(table, exc)) from None
         if written != rows:
@@ -585,10 +639,14 @@ def _validated_load_sqlite(table: TpchTable, path: Path, progress: Progress, max
         _keys_check(table, rules, cursor, max_errors, postgresql=False)
 
         _stage(progress, "writing rows")
-        columns = ", ".join(qn(column) for column in table.db_columns)
+        columns = ", ".join(qn(column) for column in table.written_columns)
+        values = names
+        if table.order_key is not None:
+            # Every line's order exists (checked above): the join gives each its date.
+            values += f", {order_date_sql(f's.{qn(table.order_key)}')}"
         cursor.execute(
             f"INSERT INTO {qn(table.model._meta.db_table)} ({columns}) "  # noqa: S608
-            f"SELECT {names} FROM {staging} ORDER BY line"
+            f"SELECT {values} FROM {staging} s ORDER BY line"
         )
         cursor.execute(f"DROP TABLE temp.{staging}")
     return rows

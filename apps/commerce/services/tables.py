@@ -25,11 +25,15 @@ class TpchTable:
     """One tpchgen CSV file and the table it fills.
 
     ``columns`` pairs each CSV column, in file order, with a model field name.
+    ``order_key`` names the CSV column of each row's order when the table also keeps a
+    copy of that order's date, which the file does not hold (``LineItem.order_date``,
+    the partition key): the loading service writes it with each row.
     """
 
     file: str
     model: type[models.Model]
     columns: tuple[tuple[str, str], ...]
+    order_key: str | None = None
 
     @property
     def filename(self) -> str:
@@ -46,6 +50,13 @@ class TpchTable:
     @property
     def db_columns(self) -> list[str]:
         return [f.column for f in self.fields]
+
+    @property
+    def written_columns(self) -> list[str]:
+        """The columns a load writes: the file's, then the order's date if the table keeps it."""
+        if self.order_key is None:
+            return self.db_columns
+        return [*self.db_columns, self.model._meta.get_field("order_date").column]
 
 
 # In load order: every table comes after the tables it references.
@@ -151,6 +162,7 @@ TABLES: dict[str, TpchTable] = {
                 ("l_shipmode", "ship_mode"),
                 ("l_comment", "comment"),
             ),
+            order_key="l_orderkey",
         ),
     ]
 }
