@@ -256,6 +256,23 @@ def test_postgres_load_rebuilds_the_same_indexes_and_constraints(requires_postgr
     assert postgres_schema_objects() == before
 
 
+@pytest.mark.django_db
+def test_table_of_another_app_referring_to_commerce_is_named_and_nothing_is_emptied(
+    requires_postgres, tpch_dir, earlier_data
+):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE elsewhere_note (region_id integer REFERENCES commerce_region (id))")
+
+    with pytest.raises(CommandError) as refused:
+        load_tpch("--scale", "0.01", "--replace", "--from-dir", str(tpch_dir))
+
+    assert str(refused.value) == (
+        "elsewhere_note has a foreign key to commerce_region, so the commerce tables cannot be emptied "
+        "(load_tpch empties no other table): drop that foreign key first."
+    )
+    assert snapshot() == earlier_data
+
+
 def test_unreachable_database_fails_in_one_readable_line():
     env = {
         **os.environ,

@@ -220,12 +220,46 @@ def _tables_empty() -> None:
     statements = connection.ops.sql_flush(_NoStyle(), tables, reset_sequences=True, allow_cascade=False)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            _outside_references_refuse(cursor, tables)
             # TRUNCATE refuses tables with queued foreign-key checks (rows written
             # earlier in this same transaction): run those checks first.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         for statement in statements:
             cursor.execute(statement)
+
+
+def _outside_references_refuse(cursor: Any, tables: list[str]) -> None:
+    """Say in one line which other table keeps the commerce tables from being emptied.
+
+    TRUNCATE would refuse too, without naming it. The partitioning script keeps the
+    tables it converted, with their foreign keys, until someone drops them.
+    """
+    cursor.execute(
+        """
+        SELECT c.conrelid::regclass::text, c.confrelid::regclass::text
+        FROM pg_constraint c
+        WHERE c.contype = 'f' AND c.conparentid = 0
+          AND c.confrelid = ANY(%s::regclass[]) AND NOT c.conrelid = ANY(%s::regclass[])
+        ORDER BY 1, 2
+        LIMIT 1
+        """,
+        [tables, tables],
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return
+    referrer, referenced = row
+    if referrer.endswith("_unpartitioned"):
+        raise DatasetError(
+            f"{referrer}, the copy that deploy/partitioning/partition_orders_by_date.sql kept, still "
+            f"refers to {referenced}: check the partitioned tables, drop commerce_order_unpartitioned "
+            "and commerce_lineitem_unpartitioned, then load again."
+        )
+    raise DatasetError(
+        f"{referrer} has a foreign key to {referenced}, so the commerce tables cannot be emptied "
+        "(load_tpch empties no other table): drop that foreign key first."
+    )
 
 
 class _indexes_and_constraints_suspended:
@@ -239,7 +273,9 @@ class _indexes_and_constraints_suspended:
     benchmarks/load_tpch.py). The definitions come from the catalog, so the same
     names and options come back. Inside the load's transaction a failure rolls the
     drops back too; an invalid row fails the re-add with PostgreSQL's own message.
-    Primary keys stay: the foreign keys need them.
+    Primary keys stay: the foreign keys need them. On partitioned tables (after
+    deploy/partitioning) the parent's indexes and constraints are dropped and built
+    again, which does the same on every partition.
     """
 
     def __init__(self) -> None:
@@ -252,20 +288,27 @@ class _indexes_and_constraints_suspended:
         with connection.cursor() as cursor:
             # Constraints (unique before foreign keys, which may rely on them), then the
             # indexes that no constraint owns.
+            # conparentid = 0: a foreign key to a partitioned table also has one row per
+            # partition it references, which go with it.
             cursor.execute(
                 """
                 SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
                 FROM pg_constraint c
-                WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('u', 'f')
+                WHERE c.conrelid = ANY(%s::regclass[]) AND c.contype IN ('u', 'f') AND c.conparentid = 0
                 ORDER BY c.contype DESC, c.conname
                 """,
                 [tables],
             )
             constraints = cursor.fetchall()
+            # A partitioned table's index is defined "ON ONLY" the parent (pg_dump then
+            # attaches each partition's); created without ONLY, it covers every partition.
             cursor.execute(
                 """
-                SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-                FROM pg_index i
+                SELECT i.indexrelid::regclass::text,
+                       CASE WHEN x.relkind = 'I'
+                            THEN regexp_replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
+                            ELSE pg_get_indexdef(i.indexrelid) END
+                FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
                 WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary
                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
                 ORDER BY 1
