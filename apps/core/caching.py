@@ -2,10 +2,11 @@
 
 ``cached(f"commerce:customer:{pk}", compute, ttl=60, stale_ttl=600)``:
 
-1. A key's namespace is its first part ("commerce"); the namespace's version is part of
-   every stored key. A service that writes calls ``namespace_bump("commerce")``, and
-   every key of the old version is unreachable at once (Redis evicts them in time).
-   No key listing, no pattern deletes.
+1. A key's namespace is its first part ("commerce"); every stored value carries the
+   namespace's version it was computed under. A service that writes calls
+   ``namespace_bump("commerce")``, and every value of the old version counts as missing
+   at once (it is overwritten by the next computation). No key listing, no pattern
+   deletes; one read (MGET of the version and the value) answers a hit.
 2. A fresh value (younger than ``ttl``) is returned as is (a hit).
 3. A stale value (older than ``ttl``, younger than ``ttl + stale_ttl``) is returned too
    (a stale hit); the caller that wins the recompute lock (``cache.add``: atomic in
@@ -71,11 +72,22 @@ def namespace_bump(namespace: str) -> int:
         return 2
 
 
-def _full_key(namespace: str, key: str, version: int) -> str:
+def _full_key(namespace: str, key: str) -> str:
     # Long keys (many filters) are hashed; Redis takes any, but a bounded key is cheaper.
     if len(key) > 120:
         key = hashlib.sha256(key.encode()).hexdigest()
-    return f"cache:{namespace}:v{version}:{key}"
+    return f"cache:{namespace}:{key}"
+
+
+def _read(namespace: str, full_key: str) -> tuple[int, Any]:
+    """The namespace's version and the stored entry of that version (or _MISSING): one round trip."""
+    version_key = _version_key(namespace)
+    found = cache.get_many([version_key, full_key])
+    version = int(found.get(version_key) or 1)
+    entry = found.get(full_key, _MISSING)
+    if entry is not _MISSING and entry[2] != version:
+        entry = _MISSING  # computed before the last write
+    return version, entry
 
 
 class _Stats:
@@ -156,11 +168,11 @@ def cached(key: str, compute: Callable[[], T], *, ttl: float, stale_ttl: float, 
     if not caching_enabled():
         return compute()
     namespace = namespace_of(key)
-    full_key = _full_key(namespace, key, namespace_version(namespace))
-    entry = cache.get(full_key, _MISSING)
+    full_key = _full_key(namespace, key)
+    version, entry = _read(namespace, full_key)
     now = time.time()
     if entry is not _MISSING:
-        value, fresh_until = entry
+        value, fresh_until, _ = entry
         if now < fresh_until:
             stats.count(namespace, "hit")
             return value
@@ -168,12 +180,14 @@ def cached(key: str, compute: Callable[[], T], *, ttl: float, stale_ttl: float, 
         # Stale: one caller refreshes it; everybody (that caller included) could serve it.
         with _recompute_lock(full_key, timeout=wait) as won:
             if won:
-                fresh = _fresh_value(full_key)
+                fresh = _fresh_value(namespace, full_key)
                 if fresh is not _MISSING:
                     # Refreshed by another caller between our read and our lock.
                     return fresh
                 try:
-                    return _compute_and_store(namespace, full_key, compute, ttl=ttl, stale_ttl=stale_ttl)
+                    return _compute_and_store(
+                        namespace, full_key, compute, version, ttl=ttl, stale_ttl=stale_ttl
+                    )
                 except Exception:
                     # A stale answer beats an error page; the next caller tries again.
                     logger.exception("recomputing %s failed: serving the stale value", full_key)
@@ -185,32 +199,34 @@ def cached(key: str, compute: Callable[[], T], *, ttl: float, stale_ttl: float, 
         with _recompute_lock(full_key, timeout=wait) as won:
             if won:
                 # The lock may be free because another caller has just stored the value.
-                fresh = _fresh_value(full_key)
+                fresh = _fresh_value(namespace, full_key)
                 if fresh is not _MISSING:
                     return fresh
-                return _compute_and_store(namespace, full_key, compute, ttl=ttl, stale_ttl=stale_ttl)
+                return _compute_and_store(namespace, full_key, compute, version, ttl=ttl, stale_ttl=stale_ttl)
         time.sleep(0.02)
-        entry = cache.get(full_key, _MISSING)
+        _, entry = _read(namespace, full_key)
         if entry is not _MISSING:
             return entry[0]
         if time.monotonic() > deadline:
             # The computing caller died or is very slow: do not wait for ever.
-            return _compute_and_store(namespace, full_key, compute, ttl=ttl, stale_ttl=stale_ttl)
+            return _compute_and_store(namespace, full_key, compute, version, ttl=ttl, stale_ttl=stale_ttl)
 
 
-def _fresh_value(full_key: str) -> Any:
-    entry = cache.get(full_key, _MISSING)
+def _fresh_value(namespace: str, full_key: str) -> Any:
+    _, entry = _read(namespace, full_key)
     if entry is not _MISSING and time.time() < entry[1]:
         return entry[0]
     return _MISSING
 
 
 def _compute_and_store(
-    namespace: str, full_key: str, compute: Callable[[], T], *, ttl: float, stale_ttl: float
+    namespace: str, full_key: str, compute: Callable[[], T], version: int, *, ttl: float, stale_ttl: float
 ) -> T:
     value = compute()
     stats.count(namespace, "computed")
-    cache.set(full_key, (value, time.time() + ttl), timeout=ttl + stale_ttl)
+    # Stored under the version read before computing: a write during the computation
+    # bumped it, and the value then counts as missing, as it should.
+    cache.set(full_key, (value, time.time() + ttl, version), timeout=ttl + stale_ttl)
     return value
 
 
@@ -236,8 +252,8 @@ class _recompute_lock:
 def cached_put(key: str, value: Any, *, ttl: float, stale_ttl: float) -> None:
     """Store a value computed elsewhere (cache warming), fresh for ``ttl`` seconds."""
     namespace = namespace_of(key)
-    full_key = _full_key(namespace, key, namespace_version(namespace))
-    cache.set(full_key, (value, time.time() + ttl), timeout=ttl + stale_ttl)
+    version = namespace_version(namespace)
+    cache.set(_full_key(namespace, key), (value, time.time() + ttl, version), timeout=ttl + stale_ttl)
 
 
 # --- Conditional GET ----------------------------------------------------------------------

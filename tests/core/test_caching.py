@@ -120,7 +120,7 @@ def test_a_failing_recompute_serves_the_stale_value(namespace):
 def test_a_value_past_its_stale_time_is_computed_again(namespace):
     key = f"{namespace}:k"
     caching.cached_put(key, "old", ttl=0, stale_ttl=1)
-    cache.delete(caching._full_key(namespace, key, caching.namespace_version(namespace)))
+    cache.delete(caching._full_key(namespace, key))
     compute = Computation("new")
     assert caching.cached(key, compute, ttl=60, stale_ttl=60) == "new"
     assert compute.calls == 1
