@@ -150,8 +150,11 @@ for index, replica_url in enumerate(DATABASE_REPLICA_URLS):
     DATABASES[f"replica_{index}"] = database_config(replica_url)
     # Replicas hold the primary's data; tests must not try to create them.
     DATABASES[f"replica_{index}"]["TEST"] = {"MIRROR": "default"}
-    # A stopped replica must cost a request little: its pool gives up fast (the router
-    # then retries the request on the primary and skips the replica).
+    # No health check per checkout (a round trip on every request that reads): a broken
+    # replica connection fails a read, and the middleware runs the request again on the
+    # primary. A stopped replica must cost a request little: its pool gives up fast (the
+    # router then retries the request on the primary and skips the replica).
+    DATABASES[f"replica_{index}"]["CONN_HEALTH_CHECKS"] = False
     replica_options = DATABASES[f"replica_{index}"].setdefault("OPTIONS", {})
     if "pool" in replica_options:
         replica_options["pool"]["timeout"] = env.float("REPLICA_POOL_TIMEOUT", default=2.0)
