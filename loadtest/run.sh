@@ -20,8 +20,11 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 OUT="loadtest/results/$STAMP-u$USERS"
 mkdir -p "$OUT"
 
+# One key for the prepared sessions and the servers that check them (lb.sh would make up
+# its own, and every prepared session would then be refused as tampered with).
+export SECRET_KEY=${SECRET_KEY:-$($PYTHON -c 'import secrets; print(secrets.token_urlsafe(50))')}
 echo "loadtest: preparing accounts, ids and static files"
-DEBUG=0 SECRET_KEY=collectstatic $PYTHON manage.py collectstatic --no-input -v0
+DEBUG=0 $PYTHON manage.py collectstatic --no-input -v0
 $PYTHON loadtest/prepare.py >"$OUT/fixtures.json"
 
 replica_url=""
