@@ -46,11 +46,13 @@ lb: migrate
 	deploy/lb.sh
 
 # Locust, headless, against a fresh `make lb` setup: once as configured (caching and
-# replica routing on) and once with both off; results and the SLO report in loadtest/results/.
+# replica routing on) and once with both off, each followed by a capacity search over
+# STEPS users (empty: none); results and the SLO report in loadtest/results/.
 USERS ?= 200
 DURATION ?= 60s
+STEPS ?= 100,200,300,400,500,700,1000
 loadtest: migrate
-	USERS=$(USERS) DURATION=$(DURATION) loadtest/run.sh
+	USERS=$(USERS) DURATION=$(DURATION) STEPS=$(STEPS) loadtest/run.sh
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -8,6 +8,9 @@ the run directory, prints the report, and exits 1 if an objective of the optimiz
 is missed. Objectives (issue 6):
   - p95 < 500 ms and no failed request at the run's user count;
   - average response time at least 60% lower than the baseline's;
+  - at least 5x the users at the same p95: from the capacity searches (<mode>-steps.json,
+    when run.sh ran them), the most users each mode served with p95 under 500 ms and no
+    failure, compared;
   - CPU seconds per request of the server processes (reported, compared).
 """
 
@@ -18,6 +21,24 @@ from pathlib import Path
 
 P95_LIMIT_MS = 500.0
 AVERAGE_REDUCTION_TARGET = 0.60
+CAPACITY_RATIO_TARGET = 5.0
+
+
+def capacity(run: Path, mode: str) -> dict | None:
+    """The capacity search of a mode: its steps, and the most users served within the objective."""
+    path = run / f"{mode}-steps.json"
+    if not path.exists():
+        return None
+    result = json.loads(path.read_text())
+    # Capacity: the last step of the unbroken run of good steps from the first.
+    best = 0
+    for step in result["steps"]:
+        if step["failures"] or step["p95_ms"] is None or step["p95_ms"] >= result["p95_limit_ms"]:
+            break
+        best = step["users"]
+    result["capacity_users"] = best
+    result["searched_to"] = max((step["users"] for step in result["steps"]), default=0)
+    return result
 
 
 def aggregated(run: Path, mode: str) -> dict | None:
@@ -127,6 +148,33 @@ def main(run: Path) -> int:
                     f"{optimized['cpu_ms_per_request']:.2f} vs {baseline['cpu_ms_per_request']:.2f} ms",
                 )
             )
+    searches = {name: capacity(run, name) for name in ("optimized", "baseline")}
+    for name, search in searches.items():
+        if search is None:
+            continue
+        lines += [
+            f"Capacity search ({name}, {search['step_seconds']:.0f} s per step):",
+            "",
+            "| users | requests/s | average (ms) | p95 (ms) | failed |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for step in search["steps"]:
+            average = f"{step['average_ms']:.1f}" if step["average_ms"] is not None else "-"
+            p95 = f"{step['p95_ms']:.0f}" if step["p95_ms"] is not None else "-"
+            lines.append(f"| {step['users']} | {step['rps']:.1f} | {average} | {p95} | {step['failures']} |")
+        lines.append("")
+    if searches["optimized"] and searches["baseline"]:
+        best, base = searches["optimized"]["capacity_users"], searches["baseline"]["capacity_users"]
+        ratio = best / base if base else None
+        top = searches["optimized"]["searched_to"]
+        bound = " (at least: the search stopped there)" if best == top else ""
+        checks.append(
+            (
+                f"users with p95 < {P95_LIMIT_MS:.0f} ms >= {CAPACITY_RATIO_TARGET:.0f}x the baseline's",
+                ratio is not None and ratio >= CAPACITY_RATIO_TARGET,
+                f"{best} vs {base} users{bound}" + (f": {ratio:.1f}x" if ratio else ""),
+            )
+        )
     lines += ["| objective | result | measured |", "| --- | --- | --- |"]
     for name, ok, measured in checks:
         lines.append(f"| {name} | {'reported' if ok is None else verdict(ok)} | {measured} |")
@@ -140,7 +188,9 @@ def main(run: Path) -> int:
     report = "\n".join(lines) + "\n"
     (run / "report.md").write_text(report)
     (run / "report.json").write_text(
-        json.dumps({"optimized": optimized, "baseline": baseline, "checks": checks}, indent=2)
+        json.dumps(
+            {"optimized": optimized, "baseline": baseline, "capacity": searches, "checks": checks}, indent=2
+        )
     )
     print(report)
     missed = [name for name, ok, _ in checks[:2] if ok is False]

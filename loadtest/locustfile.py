@@ -13,6 +13,11 @@ Journeys, with weights close to what a commerce back office sees:
 Customer ids follow a skewed distribution (a few hot customers, a long tail), as real
 traffic does; that is where the cache pays.
 
+With LOADTEST_STEPS="100,200,400" the run is a capacity search instead: each user
+count for LOADTEST_STEP_SECONDS (30), p95 and failures measured per step after its
+first LOADTEST_STEP_SETTLE seconds (5), stopping after the first step whose p95 is
+over LOADTEST_P95_LIMIT_MS (500); the steps go to LOADTEST_STEPS_OUT as JSON.
+
 The users are FastHttpUsers (geventhttpclient): Locust runs on the same 2 CPUs as the
 servers here, and python-requests spent several times more CPU per request than the
 server it measured.
@@ -23,10 +28,11 @@ server it measured.
 import json
 import os
 import random
+import time
 from http.cookiejar import Cookie
 from urllib.parse import urlsplit
 
-from locust import FastHttpUser, between, task
+from locust import FastHttpUser, LoadTestShape, between, events, task
 
 with open(os.environ.get("LOADTEST_FIXTURES", "loadtest/results/fixtures.json")) as file:
     FIXTURES = json.load(file)
@@ -188,3 +194,72 @@ class ApiClient(FastHttpUser):
             headers=self.auth,
             name="/api/commerce/customers/[id]",
         )
+
+
+# --- Capacity search (LOADTEST_STEPS) ------------------------------------------------------
+
+STEPS = [int(users) for users in os.environ.get("LOADTEST_STEPS", "").split(",") if users.strip()]
+
+
+class Steps:
+    """Response times per step, measured after each step has settled."""
+
+    def __init__(self) -> None:
+        self.seconds = float(os.environ.get("LOADTEST_STEP_SECONDS", "30"))
+        self.settle = float(os.environ.get("LOADTEST_STEP_SETTLE", "5"))
+        self.p95_limit = float(os.environ.get("LOADTEST_P95_LIMIT_MS", "500"))
+        self.times: list[list[float]] = [[] for _ in STEPS]
+        self.failures = [0] * len(STEPS)
+        self.started: float | None = None
+
+    def index(self, now: float) -> tuple[int, float]:
+        """The step running at ``now`` and how long it has run."""
+        elapsed = now - (self.started or now)
+        return int(elapsed // self.seconds), elapsed % self.seconds
+
+    def record(self, now: float, response_time: float, failed: bool) -> None:
+        step, into = self.index(now)
+        if step < len(STEPS) and into >= self.settle:
+            self.times[step].append(response_time)
+            self.failures[step] += failed
+
+    def summary(self, step: int) -> dict:
+        times = sorted(self.times[step])
+        return {
+            "users": STEPS[step],
+            "requests": len(times),
+            "failures": self.failures[step],
+            "rps": len(times) / (self.seconds - self.settle),
+            "average_ms": sum(times) / len(times) if times else None,
+            "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))] if times else None,
+        }
+
+    def over_limit(self, step: int) -> bool:
+        result = self.summary(step)
+        return result["failures"] > 0 or (result["p95_ms"] or 0) > self.p95_limit
+
+
+steps = Steps()
+
+if STEPS:
+
+    class StepLoad(LoadTestShape):
+        def tick(self):
+            now = time.monotonic()
+            if steps.started is None:
+                steps.started = now
+            step, _ = steps.index(now)
+            if step >= len(STEPS) or (step > 0 and steps.over_limit(step - 1)):
+                return None
+            # Start a step's users within a second or two.
+            return STEPS[step], max(50, STEPS[step])
+
+    @events.request.add_listener
+    def step_request(response_time, exception, **kwargs) -> None:
+        steps.record(time.monotonic(), response_time, exception is not None)
+
+    @events.quitting.add_listener
+    def step_report(**kwargs) -> None:
+        done = [steps.summary(step) for step in range(len(STEPS)) if steps.times[step]]
+        with open(os.environ.get("LOADTEST_STEPS_OUT", "loadtest/results/steps.json"), "w") as file:
+            json.dump({"p95_limit_ms": steps.p95_limit, "step_seconds": steps.seconds, "steps": done}, file)

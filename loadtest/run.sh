@@ -7,6 +7,8 @@
 # with the CPU time of the server processes (gunicorn, nginx) read from /proc before and
 # after each run. loadtest/check_slo.py then writes loadtest/results/<stamp>/report.md.
 #   LOADTEST_MODES="optimized baseline" (or one of them), SPAWN_RATE (USERS/10 per second)
+#   STEPS="100,200,300,400" (with STEP_SECONDS, 30): after the fixed run, a capacity search
+#   on the same servers: the most users each mode serves with p95 under the objective.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ USERS=${USERS:-200}
 DURATION=${DURATION:-60s}
 SPAWN_RATE=${SPAWN_RATE:-$(( USERS / 10 > 1 ? USERS / 10 : 1 ))}
 MODES=${LOADTEST_MODES:-"optimized baseline"}
+STEPS=${STEPS:-}
+STEP_SECONDS=${STEP_SECONDS:-30}
 LB_PORT=${LB_PORT:-8080}
 PYTHON=.venv/bin/python
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -87,6 +91,12 @@ for mode in $MODES; do
     $PYTHON -c 'import json, sys; json.dump({"cpu_seconds": float(sys.argv[2]) - float(sys.argv[1]), "users": int(sys.argv[3]), "duration": sys.argv[4], "replica": sys.argv[5]}, sys.stdout)' \
         "$cpu_before" "$cpu_after" "$USERS" "$DURATION" "$([ "$mode" = baseline ] || echo "$replica_url")" \
         >"$OUT/$mode-cpu.json"
+    if [ -n "$STEPS" ]; then
+        echo "loadtest: $mode: capacity search, users $STEPS, ${STEP_SECONDS}s each"
+        LOADTEST_FIXTURES="$OUT/fixtures.json" LOADTEST_STEPS="$STEPS" LOADTEST_STEP_SECONDS="$STEP_SECONDS" \
+            LOADTEST_STEPS_OUT="$OUT/$mode-steps.json" .venv/bin/locust -f loadtest/locustfile.py --headless \
+            --host "http://127.0.0.1:$LB_PORT" --only-summary --loglevel WARNING >"$OUT/$mode-steps-locust.log" 2>&1 || true
+    fi
     stop_lb
 done
 
