@@ -51,12 +51,17 @@ def test_capacity_is_the_last_step_before_the_first_one_over_the_objective(check
     write_steps(tmp_path, "optimized", [50, 120, 900, 300])
     write_steps(tmp_path, "baseline", [80, 700])
     assert check_slo.main(tmp_path) == 0
-    assert check_slo.capacity(tmp_path, "optimized")["capacity_users"] == 200
-    assert check_slo.capacity(tmp_path, "baseline")["capacity_users"] == 100
+    optimized = check_slo.capacity(tmp_path, "optimized")
+    assert optimized["capacity_users"] == 200
+    # p95 120 ms at 200 users, 900 at 300: 500 ms is crossed at about 249 users.
+    assert optimized["capacity_users_interpolated"] == pytest.approx(248.7, abs=0.1)
+    assert check_slo.capacity(tmp_path, "baseline")["capacity_users_interpolated"] == pytest.approx(
+        167.7, abs=0.1
+    )
     checks = objectives(tmp_path)
     assert checks["users with p95 < 500 ms >= 5x the baseline's"] is False
     assert checks["average response time >= 60% lower than the baseline"] is True
-    assert "200 vs 100 users: 2.0x" in (tmp_path / "report.md").read_text()
+    assert "249 vs 168 users: 1.48x" in (tmp_path / "report.md").read_text()
 
 
 def test_a_step_with_failures_ends_the_capacity_and_a_slow_run_fails(check_slo, tmp_path):
@@ -64,4 +69,6 @@ def test_a_step_with_failures_ends_the_capacity_and_a_slow_run_fails(check_slo, 
     write_steps(tmp_path, "optimized", [50, 60, 70], failures=3)
     assert check_slo.main(tmp_path) == 1
     assert check_slo.capacity(tmp_path, "optimized")["capacity_users"] == 100
+    # Failures are not a p95 to interpolate.
+    assert check_slo.capacity(tmp_path, "optimized")["capacity_users_interpolated"] is None
     assert objectives(tmp_path)["p95 < 500 ms at 200 users"] is False
