@@ -8,7 +8,6 @@ its size.
 import datetime
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
@@ -18,7 +17,7 @@ from apps.commerce import selectors
 from apps.commerce.schemas import CustomerOut, ErrorOut, OrderDetailOut, OrderListQuery, OrderPageOut
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode, page_limit
 from apps.core.caching import cached_json, json_response
 
 router = Router(tags=["commerce"])
@@ -33,11 +32,6 @@ def _order_key_from_cursor(cursor: str) -> selectors.OrderKey:
         return (datetime.date.fromisoformat(date), int(pk))
     except (TypeError, ValueError):
         raise InvalidCursor() from None
-
-
-def page_limit(requested: int | None) -> int:
-    """The page size: the default when not asked, never above the configured maximum."""
-    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
 
 
 @router.get("/orders", response={200: OrderPageOut, **ERRORS}, summary="List orders, newest first")

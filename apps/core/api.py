@@ -1,9 +1,10 @@
-"""What every API router shares: authentication, error bodies, keyset cursors."""
+"""What every API router shares: authentication, error bodies, keyset cursors, page sizes."""
 
 import base64
 import binascii
 import json
 
+from django.conf import settings
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -81,3 +82,8 @@ def cursor_decode(cursor: str, *, length: int) -> list:
     if not isinstance(values, list) or len(values) != length:
         raise InvalidCursor()
     return values
+
+
+def page_limit(requested: int | None) -> int:
+    """The page size: the default when not asked, never above the configured maximum."""
+    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)

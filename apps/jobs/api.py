@@ -8,13 +8,12 @@ import datetime
 from urllib.parse import urlencode
 from uuid import UUID
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.api import InvalidCursor, cursor_decode, cursor_encode, page_limit
 from apps.jobs import selectors, services
 from apps.jobs.registry import UnknownJobKind, kind_get, kinds_all
 from apps.jobs.schemas import (
@@ -32,11 +31,6 @@ router = Router(tags=["jobs"])
 
 # Documented error bodies; the handlers in apps.core.api write them.
 ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-
-
-def page_limit(requested: int | None) -> int:
-    """The page size: the default when not asked, never above the configured maximum."""
-    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
 
 
 def _job_key_from_cursor(cursor: str) -> selectors.JobKey:
