@@ -1,4 +1,4 @@
-"""The reports JSON API: the catalog, submitting a run, watching it and downloading it.
+"""The reports JSON API: the catalog, submitting a run, listing, watching and downloading runs.
 
 A run's public ``id`` is its UUID. Users see their own runs (another user's is a 404),
 staff see all.
@@ -7,15 +7,18 @@ staff see all.
 import datetime
 import functools
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import TypeAdapter
 
+from apps.core.api import InvalidCursor, page_limit
 from apps.core.caching import JsonBody, json_response
+from apps.core.pagination import newest_first_page, page_key_decode
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, ReportDefinition
 from apps.reports.downloads import run_file_response, run_not_ready_text
@@ -154,6 +157,40 @@ def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
     out = _run_out(request, run)
     response["Location"] = out["url"]
     return Status(202, out)
+
+
+class RunListQuery(Schema):
+    report: str | None = Field(None, max_length=100, description="Only runs of this report.")
+    limit: int | None = Field(
+        None, ge=1, description="Page size; defaults to API_PAGE_SIZE and is capped at API_MAX_PAGE_SIZE."
+    )
+    cursor: str | None = Field(None, description="The `next` value of the previous page.")
+
+
+class RunPageOut(Schema):
+    items: list[RunOut]
+    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next_url: str | None = Field(description="The next page's full URL with the same filters.")
+
+
+@router.get(
+    "",
+    response={200: RunPageOut, 401: ErrorOut, 422: ErrorOut},
+    summary="Your report runs, newest first (staff: everybody's)",
+)
+def list_runs(request: HttpRequest, query: Query[RunListQuery]):
+    after = page_key_decode(query.cursor)
+    if query.cursor and after is None:
+        raise InvalidCursor()
+    runs = selectors.report_runs_list_for_user(user=request.user)
+    if query.report:
+        runs = runs.filter(report=query.report)
+    page, _, next_cursor = newest_first_page(runs, size=page_limit(query.limit), after=after)
+    next_url = None
+    if next_cursor:
+        params = query.model_dump(exclude_none=True) | {"cursor": next_cursor}
+        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
+    return {"items": [_run_out(request, run) for run in page], "next": next_cursor, "next_url": next_url}
 
 
 @router.get(

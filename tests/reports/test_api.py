@@ -1,4 +1,4 @@
-"""The reports API: POST /api/reports, GET /api/reports/{id}, its download, the catalog."""
+"""The reports API: POST and GET /api/reports, GET /api/reports/{id}, its download, the catalog."""
 
 import pytest
 
@@ -118,3 +118,37 @@ def test_expired_run_download_is_409_saying_it_expired(alice_client, alice, smal
     assert response.status_code == 409
     assert "expired" in response.json()["message"]
     assert alice_client.get(f"/api/reports/{run.uuid}").json()["state"] == "expired"
+
+
+def test_list_shows_own_runs_newest_first_in_pages(alice_client, alice, bob, settings):
+    settings.API_PAGE_SIZE = 2
+    mine = [
+        services.report_run_create(owner=alice, report=name, params={}, format="csv")
+        for name in ("pricing_summary", "shipping_priority", "pricing_summary")
+    ]
+    services.report_run_create(owner=bob, report="pricing_summary", params={}, format="csv")
+    first = alice_client.get("/api/reports").json()
+    assert [item["id"] for item in first["items"]] == [str(mine[2].uuid), str(mine[1].uuid)]
+    assert first["items"][0]["state"] == "queued"
+    second = alice_client.get(first["next_url"]).json()
+    assert [item["id"] for item in second["items"]] == [str(mine[0].uuid)]
+    assert second["next"] is None
+    only = alice_client.get("/api/reports", {"report": "shipping_priority"}).json()
+    assert [item["id"] for item in only["items"]] == [str(mine[1].uuid)]
+
+
+def test_list_shows_everybodys_runs_to_staff_and_refuses_a_bad_cursor(ops_client, alice, bob):
+    for owner in (alice, bob):
+        services.report_run_create(owner=owner, report="pricing_summary", params={}, format="csv")
+    assert len(ops_client.get("/api/reports").json()["items"]) == 2
+    response = ops_client.get("/api/reports", {"cursor": "not-ours"})
+    assert response.status_code == 422
+    assert "cursor" in response.json()["message"]
+
+
+def test_list_query_count_does_not_grow_with_the_page(alice_client, alice, django_assert_max_num_queries):
+    for _ in range(5):
+        services.report_run_create(owner=alice, report="pricing_summary", params={}, format="csv")
+    # Session, user, one page of runs with their jobs.
+    with django_assert_max_num_queries(3):
+        assert len(alice_client.get("/api/reports", {"limit": 5}).json()["items"]) == 5
