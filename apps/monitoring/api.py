@@ -118,7 +118,7 @@ def slow_query(request: HttpRequest, query_id: int):
 @router.get("/database")
 def database_health(request: HttpRequest):
     _staff(request)
-    return database.database_health()
+    return database.database_health_cached()
 
 
 @router.get("/queues")

@@ -2,6 +2,9 @@
 
 import pytest
 
+from apps.core.caching import namespace_bump
+from apps.monitoring.selectors import database
+
 pytestmark = pytest.mark.django_db
 
 PAGES = [
@@ -130,3 +133,22 @@ def test_silk_switch_needs_csrf(ops):
     strict.force_login(ops)
     response = strict.post("/monitoring/endpoint/silk", {"key": "GET /jobs/", "requests": "5"})
     assert response.status_code == 403
+
+
+def test_the_database_panel_is_computed_once_for_all_viewers_within_its_refresh(
+    client, ops, django_user_model, monkeypatch
+):
+    namespace_bump("monitoring")  # what earlier tests left in the cache
+    computed = []
+
+    def counting_health() -> dict:
+        computed.append(1)
+        return {"postgres": False}
+
+    monkeypatch.setattr(database, "database_health", counting_health)
+    other = django_user_model.objects.create_user("ops2", is_staff=True)
+    for viewer in (ops, other, ops):
+        client.force_login(viewer)
+        assert client.get("/monitoring/database/", HTTP_HX_REQUEST="true").status_code == 200
+    assert client.get("/api/monitoring/database").status_code == 200
+    assert len(computed) == 1

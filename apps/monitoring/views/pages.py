@@ -225,7 +225,7 @@ def database_health(request: HttpRequest) -> HttpResponse:
         tab="database",
         title="Database health",
         panel="monitoring/_database.html",
-        context={"db": database.database_health()},
+        context={"db": database.database_health_cached()},
     )
 
 
