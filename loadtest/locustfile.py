@@ -236,7 +236,7 @@ class Steps:
 
     def over_limit(self, step: int) -> bool:
         result = self.summary(step)
-        return result["failures"] > 0 or (result["p95_ms"] or 0) > self.p95_limit
+        return result["failures"] > 0 or (result["p95_ms"] or 0) >= self.p95_limit
 
 
 steps = Steps()
