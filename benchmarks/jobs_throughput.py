@@ -4,7 +4,13 @@ Usage (PostgreSQL and Redis required; a dedicated Redis database number is best)
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tempo_bench \\
     REDIS_URL=redis://127.0.0.1:6379/10 \\
-    .venv/bin/python benchmarks/jobs_throughput.py [--jobs 5000] [--workers 2]
+    .venv/bin/python benchmarks/jobs_throughput.py [--jobs 5000] [--workers 2] [--no-owner]
+
+The tracked jobs have an owner (the benchmark's user, with default notification
+preferences and no webhook endpoints), as every job submitted through the API or the pages
+has: each one's end writes the owner's in-app notification and refreshes their bell, as in
+production. ``--no-owner`` measures jobs nobody is told about (scheduled and system jobs):
+the jobs engine alone.
 
 1. Start one `qcluster` for the default queue (JOBS_WORKERS_DEFAULT workers, save_limit -1
    as configured) and warm it up.
@@ -17,7 +23,7 @@ Usage (PostgreSQL and Redis required; a dedicated Redis database number is best)
    gunicorn on 127.0.0.1, one request at a time; p50/p99 of the client-side latency.
    services.enqueue in-process is measured too, to tell HTTP from the enqueue itself.
 
-The rows this run creates (jobs, attempts, its API token) are deleted at the end.
+The rows this run creates (jobs, attempts, notifications, its API token) are deleted at the end.
 """
 
 import argparse
@@ -102,18 +108,18 @@ def percentile(values: list[float], fraction: float) -> float:
 # --- measurements -----------------------------------------------------------------------
 
 
-def measure_tracked(count: int) -> dict:
+def measure_tracked(count: int, owner) -> dict:
     from django.db.models import Max
 
     from apps.jobs import services
     from apps.jobs.models import Job, Status
 
     started = time.time()
-    first = services.enqueue("diagnostics.noop")
+    first = services.enqueue("diagnostics.noop", owner=owner)
     for _ in range(count - 1):
-        services.enqueue("diagnostics.noop")
+        services.enqueue("diagnostics.noop", owner=owner)
     enqueued = time.time()
-    ours = Job.objects.filter(pk__gte=first.pk, kind="diagnostics.noop", owner=None)
+    ours = Job.objects.filter(pk__gte=first.pk, kind="diagnostics.noop", owner=owner)
     wait_until(
         lambda: ours.filter(status=Status.SUCCEEDED).count() >= count,
         timeout=600,
@@ -130,7 +136,7 @@ def measure_tracked(count: int) -> dict:
     }
 
 
-def measure_tracked_drain(count: int) -> dict:
+def measure_tracked_drain(count: int, owner) -> dict:
     """Worker side alone: jobs enqueued in one transaction, timed from its commit to the last end."""
     from django.db import transaction
     from django.db.models import Max
@@ -139,13 +145,13 @@ def measure_tracked_drain(count: int) -> dict:
     from apps.jobs.models import Job, Status
 
     with transaction.atomic():
-        first = services.enqueue("diagnostics.noop")
+        first = services.enqueue("diagnostics.noop", owner=owner)
         for _ in range(count - 1):
-            services.enqueue("diagnostics.noop")
+            services.enqueue("diagnostics.noop", owner=owner)
         # Messages go out on commit; the clock starts when the first can be consumed.
         transaction.on_commit(lambda: marks.update(started=time.time()), robust=False)
     marks_started = marks.pop("started")
-    ours = Job.objects.filter(pk__gte=first.pk, kind="diagnostics.noop", owner=None)
+    ours = Job.objects.filter(pk__gte=first.pk, kind="diagnostics.noop", owner=owner)
     wait_until(
         lambda: ours.filter(status=Status.SUCCEEDED).count() >= count,
         timeout=600,
@@ -222,6 +228,11 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=5000, help="Jobs (and bare tasks) per measurement.")
     parser.add_argument("--workers", type=int, default=2, help="Workers of the default queue's cluster.")
     parser.add_argument("--api-requests", type=int, default=500, help="POST /api/jobs requests timed.")
+    parser.add_argument(
+        "--no-owner",
+        action="store_true",
+        help="Tracked jobs without an owner (nobody is notified); default: owned by the benchmark user.",
+    )
     options = parser.parse_args()
 
     database_url = os.environ.get("DATABASE_URL", "")
@@ -252,6 +263,7 @@ def main() -> int:
 
     from apps.core.models import ApiToken
     from apps.jobs.models import Job
+    from apps.notifications.models import Notification
 
     call_command("migrate", verbosity=0)
     connection = redis.Redis.from_url(redis_url)
@@ -276,19 +288,24 @@ def main() -> int:
     user = get_user_model().objects.get_or_create(username=BENCH_USER)[0]
     token_name = f"jobs-throughput-{os.getpid()}"
     first_pk = (Job.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    first_notification_pk = (
+        Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    ) + 1
+    owner = None if options.no_owner else user
     try:
         cluster = start([python, "manage.py", "qcluster"], env, logs / "qcluster.log")
         processes.append(cluster)
         print(f"qcluster ({options.workers} workers) started; warming up", file=sys.stderr)
-        measure_tracked(50)
+        measure_tracked(50, owner)
         measure_bare(50, connection)
 
-        print(f"tracked: {options.jobs} diagnostics.noop jobs", file=sys.stderr)
-        tracked = measure_tracked(options.jobs)
+        whose = "without an owner" if owner is None else f"owned by {BENCH_USER}"
+        print(f"tracked: {options.jobs} diagnostics.noop jobs {whose}", file=sys.stderr)
+        tracked = measure_tracked(options.jobs, owner)
         print(f"bare: {options.jobs} async_task no-ops", file=sys.stderr)
         bare = measure_bare(options.jobs, connection)
         print(f"tracked drain: {options.jobs} jobs enqueued in one transaction", file=sys.stderr)
-        drain = measure_tracked_drain(options.jobs)
+        drain = measure_tracked_drain(options.jobs, owner)
 
         out = io.StringIO()
         call_command("create_api_token", BENCH_USER, "--name", token_name, stdout=out, stderr=io.StringIO())
@@ -328,6 +345,7 @@ def main() -> int:
         for process in reversed(processes):
             stop(process)
         deleted, _ = Job.objects.filter(pk__gte=first_pk, kind="diagnostics.noop").delete()
+        Notification.objects.filter(pk__gte=first_notification_pk, recipient=user).delete()
         ApiToken.objects.filter(user=user, name=token_name).delete()
         print(f"cleaned up {deleted} rows; process logs in {logs}", file=sys.stderr)
 
@@ -355,7 +373,9 @@ def main() -> int:
     ]
     print()
     print(
-        f"Tempo jobs: {options.jobs:,} jobs, {options.workers} workers, PostgreSQL + Redis, "
+        f"Tempo jobs: {options.jobs:,} jobs "
+        f"{'without an owner' if owner is None else 'with an owner (each notifies it in the app)'}, "
+        f"{options.workers} workers, PostgreSQL + Redis, "
         f"{os.cpu_count()} CPUs; API: {options.api_requests} requests, 2 gunicorn workers"
     )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
