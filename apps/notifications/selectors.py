@@ -2,12 +2,15 @@
 (operators read records in the admin)."""
 
 import hashlib
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
+from apps.core.caching import cached
 from apps.notifications.models import (
     Channel,
     Event,
@@ -25,6 +28,12 @@ BELL_CACHE_SECONDS = 600
 # Channels on when a user made no choice: in-app always, e-mail for failures, long jobs,
 # disabled endpoints and operator alerts, webhooks wherever an endpoint subscribes.
 EMAIL_BY_DEFAULT = {Event.JOB_DEAD, Event.JOB_LONG, Event.WEBHOOK_DISABLED, Event.ALERT_OPENED}
+
+# What notify() needs to know about a recipient, cached per user (services bump the namespace
+# on every write of preferences or endpoints, so a change applies to the very next event).
+SETTINGS_CACHE_NAMESPACE = "notifications"
+SETTINGS_CACHE_TTL = 300
+SETTINGS_CACHE_STALE_TTL = 3600
 
 
 def bell_cache_key(user_id: int) -> str:
@@ -53,6 +62,54 @@ def preferences_for_user(*, user: AbstractBaseUser) -> dict[tuple[str, str], boo
         for event in Event.values
         for channel in Channel.values
     }
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientSettings:
+    """A user's channel choices (defaults filled in) and the event types of their active
+    webhook endpoints (an empty list: the endpoint receives every event)."""
+
+    preferences: dict[tuple[str, str], bool]
+    endpoint_event_types: tuple[tuple[str, ...], ...]
+
+    def endpoint_receives(self, event: str) -> bool:
+        return any(not types or event in types for types in self.endpoint_event_types)
+
+
+def recipient_settings(*, user_id: int) -> RecipientSettings:
+    """Preferences and active endpoints of one user: two queries."""
+    chosen = {
+        (event, channel): enabled
+        for event, channel, enabled in Preference.objects.filter(user_id=user_id).values_list(
+            "event", "channel", "enabled"
+        )
+    }
+    preferences = {
+        (event, channel): chosen.get((event, channel), channel_default(event=event, channel=channel))
+        for event in Event.values
+        for channel in Channel.values
+    }
+    endpoint_event_types = tuple(
+        tuple(types or ())
+        for types in WebhookEndpoint.objects.filter(owner_id=user_id, is_active=True).values_list(
+            "event_types", flat=True
+        )
+    )
+    return RecipientSettings(preferences=preferences, endpoint_event_types=endpoint_event_types)
+
+
+def recipient_settings_cached(*, user_id: int) -> RecipientSettings:
+    """``recipient_settings`` from the cache: one round trip to Redis, no query, on a hit.
+
+    Every ended job of a user with an owner asks this; preferences and endpoints change
+    rarely, and each change bumps the namespace (services.inapp, services.webhooks).
+    """
+    return cached(
+        f"{SETTINGS_CACHE_NAMESPACE}:recipient:{user_id}",
+        lambda: recipient_settings(user_id=user_id),
+        ttl=SETTINGS_CACHE_TTL,
+        stale_ttl=SETTINGS_CACHE_STALE_TTL,
+    )
 
 
 def channel_enabled(
@@ -112,9 +169,29 @@ def bell_state(*, user: AbstractBaseUser) -> dict:
 
 
 def bell_state_refresh(*, user_id: int) -> dict:
-    """Count and read the latest few (two queries) and cache them."""
+    """Read the latest few with the unread count alongside (one query) and cache them.
+
+    It runs after every new notification (each ended job of an owner): the count is a
+    subquery of the same statement, not a second round trip. Without any notification
+    there is no row to carry it, and the count is 0.
+    """
     key = bell_cache_key(user_id)
-    unread = Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).count()
+    unread_count = (
+        # Not correlated with the outer rows: PostgreSQL computes it once (an InitPlan).
+        Notification.objects.filter(recipient_id=user_id, read_at__isnull=True)
+        .order_by()
+        .values("recipient_id")
+        .annotate(unread=Count("pk"))
+        .values("unread")
+    )
+    rows = list(
+        Notification.objects.filter(recipient_id=user_id)
+        .only("id", "title", "link", "level", "created_at", "read_at")
+        .annotate(unread=Coalesce(Subquery(unread_count[:1]), 0))
+        # The order of notif_recipient_created_idx: the newest few straight from the index
+        # (ordering by id alone read and sorted every notification of the user).
+        .order_by("-created_at", "-id")[:BELL_LATEST]
+    )
     latest = [
         {
             "id": row.pk,
@@ -124,11 +201,9 @@ def bell_state_refresh(*, user_id: int) -> dict:
             "created_at": row.created_at,
             "read": row.read_at is not None,
         }
-        for row in Notification.objects.filter(recipient_id=user_id)
-        .only("id", "title", "link", "level", "created_at", "read_at")
-        .order_by("-id")[:BELL_LATEST]
+        for row in rows
     ]
-    state = {"unread": unread, "latest": latest}
+    state = {"unread": rows[0].unread if rows else 0, "latest": latest}
     cache.set(key, state, BELL_CACHE_SECONDS)
     return state
 

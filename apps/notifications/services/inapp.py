@@ -5,8 +5,9 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.caching import namespace_bump
 from apps.notifications.models import Channel, Event, Level, Notification, Preference
-from apps.notifications.selectors import bell_cache_key, bell_state_refresh
+from apps.notifications.selectors import SETTINGS_CACHE_NAMESPACE, bell_cache_key, bell_state_refresh
 
 
 def _bell_changed(user_id: int) -> None:
@@ -16,21 +17,43 @@ def _bell_changed(user_id: int) -> None:
     transaction.on_commit(lambda: bell_state_refresh(user_id=user_id))
 
 
+def recipient_settings_changed() -> None:
+    """Preferences or webhook endpoints were written: cached recipient settings
+    (selectors.recipient_settings_cached) count as missing.
+
+    Bumped now, so that this transaction's own reads see the change, and again once the
+    write commits: another process may have cached the old rows in between.
+    """
+    namespace_bump(SETTINGS_CACHE_NAMESPACE)
+    transaction.on_commit(lambda: namespace_bump(SETTINGS_CACHE_NAMESPACE))
+
+
 def notification_create(
     *,
-    recipient: AbstractBaseUser,
+    recipient: AbstractBaseUser | None = None,
+    recipient_id: int | None = None,
     event: str,
     title: str,
     body: str = "",
     link: str = "",
     level: str = Level.INFO,
 ) -> Notification:
+    """One in-app notification for ``recipient`` (or ``recipient_id``: no need to load the user)."""
     if level not in Level.values:
         raise ValueError(f"level must be one of {', '.join(Level.values)}, not {level!r}")
+    if recipient is not None:
+        recipient_id = recipient.pk
+    if recipient_id is None:
+        raise ValueError("notification_create needs a recipient or a recipient_id")
     notification = Notification.objects.create(
-        recipient=recipient, event=event[:100], title=title[:200], body=body, link=link[:500], level=level
+        recipient_id=recipient_id,
+        event=event[:100],
+        title=title[:200],
+        body=body,
+        link=link[:500],
+        level=level,
     )
-    _bell_changed(recipient.pk)
+    _bell_changed(recipient_id)
     return notification
 
 
@@ -59,3 +82,4 @@ def preferences_set(*, user: AbstractBaseUser, choices: dict[tuple[str, str], bo
         Preference.objects.update_or_create(
             user=user, event=event, channel=channel, defaults={"enabled": bool(enabled)}
         )
+    recipient_settings_changed()

@@ -1,7 +1,7 @@
 """One event to its recipients, on the channels each chose; the jobs app's job_finished."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -53,27 +53,61 @@ def notify(
     )
     created = []
     for user in recipients.values():
-        preferences = selectors.preferences_for_user(user=user)
-
-        def wants(channel: str, preferences=preferences) -> bool:
-            on = selectors.channel_enabled(preferences=preferences, event=event, channel=channel, level=level)
-            if long_job:
-                on = on or preferences[(Event.JOB_LONG, channel)]
-            return on
-
-        if wants(Channel.IN_APP):
-            created.append(
-                notification_create(
-                    recipient=user, event=event, title=title, body=body, link=link, level=level
-                )
-            )
-        if wants(Channel.EMAIL):
-            email_queue(recipient=user, event=event, title=title, body=body, link=link, level=level)
-        if webhooks and wants(Channel.WEBHOOK):
-            for endpoint in WebhookEndpoint.objects.filter(owner=user, is_active=True):
-                if endpoint.receives(event):
-                    webhook_delivery_queue(owner=user, event=event, data=payload, endpoint=endpoint)
+        notification = _notify_one(
+            user_id=user.pk,
+            user=lambda user=user: user,
+            event=event,
+            title=title,
+            body=body,
+            link=link,
+            level=level,
+            payload=lambda: payload,
+            webhooks=webhooks,
+            long_job=long_job,
+        )
+        if notification is not None:
+            created.append(notification)
     return created
+
+
+def _notify_one(
+    *,
+    user_id: int,
+    user: Callable[[], AbstractBaseUser],
+    event: str,
+    title: str,
+    body: str,
+    link: str,
+    level: str,
+    payload: Callable[[], dict],
+    webhooks: bool,
+    long_job: bool,
+) -> Notification | None:
+    """One recipient on the channels they chose. ``user`` and ``payload`` are computed only
+    when a channel needs them (e-mail, webhooks): the common case, an in-app notification
+    with default preferences, reads the cached settings and writes one row.
+    """
+    settings = selectors.recipient_settings_cached(user_id=user_id)
+    preferences = settings.preferences
+
+    def wants(channel: str) -> bool:
+        on = selectors.channel_enabled(preferences=preferences, event=event, channel=channel, level=level)
+        if long_job:
+            on = on or preferences[(Event.JOB_LONG, channel)]
+        return on
+
+    notification = None
+    if wants(Channel.IN_APP):
+        notification = notification_create(
+            recipient_id=user_id, event=event, title=title, body=body, link=link, level=level
+        )
+    if wants(Channel.EMAIL):
+        email_queue(recipient=user(), event=event, title=title, body=body, link=link, level=level)
+    if webhooks and wants(Channel.WEBHOOK) and settings.endpoint_receives(event):
+        for endpoint in WebhookEndpoint.objects.filter(owner_id=user_id, is_active=True):
+            if endpoint.receives(event):
+                webhook_delivery_queue(owner=user(), event=event, data=payload(), endpoint=endpoint)
+    return notification
 
 
 def _job_data(job: Job) -> dict:
@@ -102,7 +136,6 @@ def job_finished_notify(*, job: Job, status: str) -> list[Notification]:
     delivery signed with the owner's account secret. Jobs without an owner tell nobody."""
     if job.kind.startswith(QUIET_KIND_PREFIX) or job.owner_id is None:
         return []
-    owner = job.owner
     event = f"job.{status}"
     if status == Status.SUCCEEDED:
         title, level, body = f"Job {job.kind} succeeded", Level.SUCCESS, ""
@@ -113,17 +146,19 @@ def job_finished_notify(*, job: Job, status: str) -> list[Notification]:
         title, level, body = f"Job {job.kind} was cancelled", Level.WARNING, ""
     else:
         return []
-    data = _job_data(job)
-    created = notify(
-        users=[owner],
+    # The owner is loaded (job.owner, one query) only if an e-mail or a webhook needs it.
+    created = _notify_one(
+        user_id=job.owner_id,
+        user=lambda: job.owner,
         event=event,
         title=title,
         body=body,
         link=reverse("jobs:detail", args=[job.uuid]),
         level=level,
-        data=data,
+        payload=lambda: _job_data(job),
+        webhooks=True,
         long_job=_ran_long(job),
     )
     if job.webhook_url:
-        webhook_delivery_queue(owner=owner, event=event, data=data, url=job.webhook_url)
-    return created
+        webhook_delivery_queue(owner=job.owner, event=event, data=_job_data(job), url=job.webhook_url)
+    return [created] if created is not None else []

@@ -34,6 +34,7 @@ from apps.notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from apps.notifications.services.inapp import recipient_settings_changed
 
 logger = logging.getLogger("apps.notifications")
 
@@ -77,13 +78,15 @@ def webhook_endpoint_create(
     *, owner: AbstractBaseUser, url: str, event_types: list[str] | None = None, description: str = ""
 ) -> WebhookEndpoint:
     """A new endpoint; its ``secret`` is shown to the owner this once."""
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         owner=owner,
         url=_checked_url(url),
         event_types=_checked_events(event_types),
         description=description[:200],
         secret=new_secret(),
     )
+    recipient_settings_changed()
+    return endpoint
 
 
 def webhook_endpoint_update(
@@ -111,11 +114,13 @@ def webhook_endpoint_update(
         fields.append("description")
     if fields:
         endpoint.save(update_fields=fields)
+        recipient_settings_changed()
     return endpoint
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
+    recipient_settings_changed()
 
 
 def signing_secret_get_or_create(*, user: AbstractBaseUser) -> str:
@@ -285,6 +290,7 @@ def _endpoint_disable(endpoint: WebhookEndpoint, reason: str) -> None:
         is_active=False, disabled_reason=reason[:300]
     ):
         return
+    recipient_settings_changed()
     endpoint.is_active = False
     endpoint.disabled_reason = reason
     # notify() fans out through this module too: imported here, where it is needed.
