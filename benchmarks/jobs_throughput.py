@@ -4,13 +4,16 @@ Usage (PostgreSQL and Redis required; a dedicated Redis database number is best)
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tempo_bench \\
     REDIS_URL=redis://127.0.0.1:6379/10 \\
-    .venv/bin/python benchmarks/jobs_throughput.py [--jobs 5000] [--workers 2] [--no-owner]
+    .venv/bin/python benchmarks/jobs_throughput.py [--jobs 5000] [--workers 2] [--owners 50 | --no-owner]
 
-The tracked jobs have an owner (the benchmark's user, with default notification
-preferences and no webhook endpoints), as every job submitted through the API or the pages
-has: each one's end writes the owner's in-app notification and refreshes their bell, as in
-production. ``--no-owner`` measures jobs nobody is told about (scheduled and system jobs):
-the jobs engine alone.
+The tracked jobs have an owner, as every job submitted through the API or the pages has:
+each one's end writes the owner's in-app notification and refreshes their bell (whose
+unread count is a COUNT over the owner's unread notifications), as in production. The
+jobs go round-robin to ``--owners`` benchmark users (default 50, default notification
+preferences, no webhook endpoints), so that each ends the run with about 2N/50 unread
+notifications; ``--owners 1`` is one user piling up every notification unread (the
+worst case of the bell's count). ``--no-owner`` measures jobs nobody is told about
+(scheduled and system jobs): the jobs engine alone.
 
 1. Start one `qcluster` for the default queue (JOBS_WORKERS_DEFAULT workers, save_limit -1
    as configured) and warm it up.
@@ -108,18 +111,18 @@ def percentile(values: list[float], fraction: float) -> float:
 # --- measurements -----------------------------------------------------------------------
 
 
-def measure_tracked(count: int, owner) -> dict:
+def measure_tracked(count: int, owners: list) -> dict:
     from django.db.models import Max
 
     from apps.jobs import services
-    from apps.jobs.models import Job, Status
+    from apps.jobs.models import Status
 
     started = time.time()
-    first = services.enqueue("diagnostics.noop", owner=owner)
-    for _ in range(count - 1):
-        services.enqueue("diagnostics.noop", owner=owner)
+    first = services.enqueue("diagnostics.noop", owner=owners[0])
+    for index in range(1, count):
+        services.enqueue("diagnostics.noop", owner=owners[index % len(owners)])
     enqueued = time.time()
-    ours = Job.objects.filter(pk__gte=first.pk, kind="diagnostics.noop", owner=owner)
+    ours = _ours(first.pk, owners)
     wait_until(
         lambda: ours.filter(status=Status.SUCCEEDED).count() >= count,
         timeout=600,
@@ -136,22 +139,22 @@ def measure_tracked(count: int, owner) -> dict:
     }
 
 
-def measure_tracked_drain(count: int, owner) -> dict:
+def measure_tracked_drain(count: int, owners: list) -> dict:
     """Worker side alone: jobs enqueued in one transaction, timed from its commit to the last end."""
     from django.db import transaction
     from django.db.models import Max
 
     from apps.jobs import services
-    from apps.jobs.models import Job, Status
+    from apps.jobs.models import Status
 
     with transaction.atomic():
-        first = services.enqueue("diagnostics.noop", owner=owner)
-        for _ in range(count - 1):
-            services.enqueue("diagnostics.noop", owner=owner)
+        first = services.enqueue("diagnostics.noop", owner=owners[0])
+        for index in range(1, count):
+            services.enqueue("diagnostics.noop", owner=owners[index % len(owners)])
         # Messages go out on commit; the clock starts when the first can be consumed.
         transaction.on_commit(lambda: marks.update(started=time.time()), robust=False)
     marks_started = marks.pop("started")
-    ours = Job.objects.filter(pk__gte=first.pk, kind="diagnostics.noop", owner=owner)
+    ours = _ours(first.pk, owners)
     wait_until(
         lambda: ours.filter(status=Status.SUCCEEDED).count() >= count,
         timeout=600,
@@ -163,6 +166,13 @@ def measure_tracked_drain(count: int, owner) -> dict:
 
 
 marks: dict[str, float] = {}
+
+
+def _ours(first_pk: int, owners: list):
+    from apps.jobs.models import Job
+
+    jobs = Job.objects.filter(pk__gte=first_pk, kind="diagnostics.noop")
+    return jobs.filter(owner=None) if owners == [None] else jobs.filter(owner__in=owners)
 
 
 def measure_bare(count: int, connection) -> dict:
@@ -229,9 +239,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="Workers of the default queue's cluster.")
     parser.add_argument("--api-requests", type=int, default=500, help="POST /api/jobs requests timed.")
     parser.add_argument(
-        "--no-owner",
-        action="store_true",
-        help="Tracked jobs without an owner (nobody is notified); default: owned by the benchmark user.",
+        "--owners", type=int, default=50, help="Benchmark users the tracked jobs belong to, round-robin."
+    )
+    parser.add_argument(
+        "--no-owner", action="store_true", help="Tracked jobs without an owner (nobody is notified)."
     )
     options = parser.parse_args()
 
@@ -291,21 +302,27 @@ def main() -> int:
     first_notification_pk = (
         Notification.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     ) + 1
-    owner = None if options.no_owner else user
+    if options.no_owner:
+        owners = [None]
+    else:
+        owners = [
+            get_user_model().objects.get_or_create(username=f"benchmark-owner-{index}")[0]
+            for index in range(max(options.owners, 1))
+        ]
     try:
         cluster = start([python, "manage.py", "qcluster"], env, logs / "qcluster.log")
         processes.append(cluster)
         print(f"qcluster ({options.workers} workers) started; warming up", file=sys.stderr)
-        measure_tracked(50, owner)
+        measure_tracked(50, owners)
         measure_bare(50, connection)
 
-        whose = "without an owner" if owner is None else f"owned by {BENCH_USER}"
+        whose = "without an owner" if owners == [None] else f"owned by {len(owners)} users"
         print(f"tracked: {options.jobs} diagnostics.noop jobs {whose}", file=sys.stderr)
-        tracked = measure_tracked(options.jobs, owner)
+        tracked = measure_tracked(options.jobs, owners)
         print(f"bare: {options.jobs} async_task no-ops", file=sys.stderr)
         bare = measure_bare(options.jobs, connection)
         print(f"tracked drain: {options.jobs} jobs enqueued in one transaction", file=sys.stderr)
-        drain = measure_tracked_drain(options.jobs, owner)
+        drain = measure_tracked_drain(options.jobs, owners)
 
         out = io.StringIO()
         call_command("create_api_token", BENCH_USER, "--name", token_name, stdout=out, stderr=io.StringIO())
@@ -345,7 +362,9 @@ def main() -> int:
         for process in reversed(processes):
             stop(process)
         deleted, _ = Job.objects.filter(pk__gte=first_pk, kind="diagnostics.noop").delete()
-        Notification.objects.filter(pk__gte=first_notification_pk, recipient=user).delete()
+        Notification.objects.filter(
+            pk__gte=first_notification_pk, recipient__username__startswith="benchmark-"
+        ).delete()
         ApiToken.objects.filter(user=user, name=token_name).delete()
         print(f"cleaned up {deleted} rows; process logs in {logs}", file=sys.stderr)
 
@@ -372,9 +391,10 @@ def main() -> int:
         ("services.enqueue in-process p99", f"{percentile(in_process, 0.99):.2f} ms", "", ""),
     ]
     print()
+    if owners != [None]:
+        whose += " (each end notifies its owner)"
     print(
-        f"Tempo jobs: {options.jobs:,} jobs "
-        f"{'without an owner' if owner is None else 'with an owner (each notifies it in the app)'}, "
+        f"Tempo jobs: {options.jobs:,} jobs {whose}, "
         f"{options.workers} workers, PostgreSQL + Redis, "
         f"{os.cpu_count()} CPUs; API: {options.api_requests} requests, 2 gunicorn workers"
     )
