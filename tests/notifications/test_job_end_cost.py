@@ -106,3 +106,16 @@ def test_other_users_settings_are_their_own(alice, bob):
     finished_noop(bob)
     assert Notification.objects.filter(recipient=alice).count() == 1
     assert not Notification.objects.filter(recipient=bob).exists()
+
+
+def test_bell_that_cannot_be_recounted_is_dropped_not_left_stale(alice, monkeypatch):
+    services.notification_create(recipient=alice, event="job.succeeded", title="first")
+    assert selectors.bell_state_cached(user=alice)["unread"] == 1
+
+    def recount_fails(*, user_id):
+        raise ConnectionError("database went away")
+
+    monkeypatch.setattr(services.inapp, "bell_state_refresh", recount_fails)
+    with pytest.raises(ConnectionError):
+        services.notification_create(recipient=alice, event="job.succeeded", title="second")
+    assert selectors.bell_state_cached(user=alice) is None

@@ -11,6 +11,15 @@ from apps.notifications.selectors import SETTINGS_CACHE_NAMESPACE, bell_cache_ke
 
 
 def _bell_changed(user_id: int) -> None:
+    if not transaction.get_connection().in_atomic_block:
+        # Already committed (a worker telling a job's owner): recounted at once, which
+        # overwrites the old state; dropped only if the recount fails.
+        try:
+            bell_state_refresh(user_id=user_id)
+        except Exception:
+            cache.delete(bell_cache_key(user_id))
+            raise
+        return
     # Dropped now, so that nothing shows the old state; recounted once committed, so that
     # the next page shows the new one without querying (pages only read the cache).
     cache.delete(bell_cache_key(user_id))
