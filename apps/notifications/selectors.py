@@ -1,6 +1,7 @@
 """Reads. Everything here is the user's own: another user's id is a 404, for staff too
 (operators read records in the admin)."""
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -168,6 +169,7 @@ def bell_state(*, user: AbstractBaseUser) -> dict:
     return bell_state_refresh(user_id=user.pk)
 
 
+@functools.cache
 def _bell_sql() -> str:
     """The latest few of a user with the unread count alongside, in one statement.
 
@@ -178,19 +180,13 @@ def _bell_sql() -> str:
     InitPlan); the order is that of notif_recipient_created_idx, so the newest few come
     straight from the index.
     """
-    global _BELL_SQL
-    if _BELL_SQL is None:
-        table = connection.ops.quote_name(Notification._meta.db_table)
-        # Only the quoted table name is formatted in; values are parameters.
-        _BELL_SQL = (
-            "SELECT id, title, link, level, created_at, read_at, "  # noqa: S608
-            f"(SELECT COUNT(*) FROM {table} WHERE recipient_id = %s AND read_at IS NULL) AS unread "
-            f"FROM {table} WHERE recipient_id = %s ORDER BY created_at DESC, id DESC LIMIT {BELL_LATEST:d}"
-        )
-    return _BELL_SQL
-
-
-_BELL_SQL: str | None = None
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    # Only the quoted table name is formatted in; values are parameters.
+    return (
+        "SELECT id, title, link, level, created_at, read_at, "  # noqa: S608
+        f"(SELECT COUNT(*) FROM {table} WHERE recipient_id = %s AND read_at IS NULL) AS unread "
+        f"FROM {table} WHERE recipient_id = %s ORDER BY created_at DESC, id DESC LIMIT {BELL_LATEST:d}"
+    )
 
 
 def bell_state_refresh(*, user_id: int) -> dict:
