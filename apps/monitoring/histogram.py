@@ -43,6 +43,8 @@ def merge(into: dict[int, int], other: Mapping) -> dict[int, int]:
 
 
 SERIES_SUMS = ("count", "errors", "client_errors", "total_ms", "queries", "query_ms")
+# Every field series_add writes: what a stored series loads and saves.
+SERIES_FIELDS = (*SERIES_SUMS, "max_ms", "buckets", "counters")
 
 
 def series_add(into, other) -> None:

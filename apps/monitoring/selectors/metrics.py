@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from apps.monitoring.histogram import quantile, series_add
+from apps.monitoring.histogram import SERIES_FIELDS, quantile, series_add
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup
 
 WINDOWS = {
@@ -132,21 +132,7 @@ def rollups_in_window(
         Q(resolution=HOUR, start__gte=first_full_hour, start__lt=boundary)
         | Q(resolution=MINUTE, start__gte=start, start__lt=end)
         & (Q(start__lt=first_full_hour) | Q(start__gte=boundary))
-    ).only(
-        "kind",
-        "key",
-        "resolution",
-        "start",
-        "count",
-        "errors",
-        "client_errors",
-        "total_ms",
-        "max_ms",
-        "queries",
-        "query_ms",
-        "buckets",
-        "counters",
-    )
+    ).only("kind", "key", "resolution", "start", *SERIES_FIELDS)
     return list(rows)
 
 

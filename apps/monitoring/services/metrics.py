@@ -15,7 +15,6 @@ import os
 import threading
 import time
 import uuid
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -23,7 +22,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from apps.monitoring.histogram import series_add
+from apps.monitoring.histogram import SERIES_FIELDS, series_add
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup, SlowQuery
 from apps.monitoring.recorder import Cell, CellKey, QueryCapture, QueryKey
 
@@ -248,21 +247,7 @@ def metrics_store(*, cells: dict[CellKey, Cell], resolution: int = MINUTE) -> in
             continue
         series_add(row, cell)
         changed.append(row)
-    MetricRollup.objects.bulk_update(
-        changed,
-        [
-            "count",
-            "errors",
-            "client_errors",
-            "total_ms",
-            "max_ms",
-            "queries",
-            "query_ms",
-            "buckets",
-            "counters",
-        ],
-        batch_size=500,
-    )
+    MetricRollup.objects.bulk_update(changed, SERIES_FIELDS, batch_size=500)
     return len(changed)
 
 
@@ -377,33 +362,17 @@ def metrics_fold(*, now: datetime | None = None) -> dict[str, int]:
 
 @transaction.atomic
 def _fold_hour(hour: datetime) -> None:
-    totals: dict[tuple[str, str], Cell] = defaultdict(Cell)
+    totals: dict[tuple[str, str], MetricRollup] = {}
     for row in MetricRollup.objects.filter(
         resolution=MINUTE, start__gte=hour, start__lt=hour + timedelta(hours=1)
     ):
-        series_add(totals[(row.kind, row.key)], row)
+        total = totals.get((row.kind, row.key))
+        if total is None:
+            total = MetricRollup(kind=row.kind, key=row.key, resolution=HOUR, start=hour)
+            totals[(row.kind, row.key)] = total
+        series_add(total, row)
     MetricRollup.objects.filter(resolution=HOUR, start=hour).delete()
-    MetricRollup.objects.bulk_create(
-        [
-            MetricRollup(
-                kind=kind,
-                key=key,
-                resolution=HOUR,
-                start=hour,
-                count=cell.count,
-                errors=cell.errors,
-                client_errors=cell.client_errors,
-                total_ms=cell.total_ms,
-                max_ms=cell.max_ms,
-                queries=cell.queries,
-                query_ms=cell.query_ms,
-                buckets={str(i): c for i, c in cell.buckets.items()},
-                counters=cell.counters,
-            )
-            for (kind, key), cell in totals.items()
-        ],
-        batch_size=500,
-    )
+    MetricRollup.objects.bulk_create(totals.values(), batch_size=500)
 
 
 def minute_of(moment: datetime) -> int:
