@@ -20,13 +20,13 @@ from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.access import login_required_htmx, safe_next_url
+from apps.core.live import live_headers, live_not_modified
 from apps.core.pagination import newest_first_page, page_key_decode
 from apps.jobs import selectors, services
 from apps.jobs.forms import JobFilterForm
@@ -90,23 +90,6 @@ def _detail_state(job: Job) -> tuple:
 
 def _poll_headers(etag: str) -> str:
     return json.dumps({"If-None-Match": etag})
-
-
-def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
-    """A 304 (empty body) if the client already shows this state, else None."""
-    response = get_conditional_response(request, etag=etag)
-    if response is None:
-        return None
-    response["ETag"] = etag
-    _live_headers(response)
-    return response
-
-
-def _live_headers(response: HttpResponseBase) -> HttpResponseBase:
-    # Live state: caches may keep it but must ask each time.
-    patch_cache_control(response, private=True, no_cache=True)
-    patch_vary_headers(response, ["HX-Request", "Cookie"])
-    return response
 
 
 def eta_text(seconds: float | None) -> str:
@@ -190,13 +173,13 @@ def jobs_poll(request: HttpRequest) -> HttpResponse:
     position = {job_id: index for index, job_id in enumerate(ids)}
     jobs.sort(key=lambda job: position[job.uuid])
     etag = _etag(request.user, ["list", *(_row_state(job) for job in jobs)])
-    not_modified = _not_modified(request, etag)
+    not_modified = live_not_modified(request, etag)
     if not_modified is not None:
         return not_modified
     context = {"jobs": jobs, **_poller_context(request, jobs)}
     response = render(request, "jobs/_poll.html", context)
     response["ETag"] = etag
-    return _live_headers(response)
+    return live_headers(response)
 
 
 # --- Detail ----------------------------------------------------------------------------
@@ -209,7 +192,7 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
     etag = _etag(request.user, ["detail", *_detail_state(job)])
     if request.htmx:
-        not_modified = _not_modified(request, etag)
+        not_modified = live_not_modified(request, etag)
         if not_modified is not None:
             return not_modified
     context = {
@@ -229,7 +212,7 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     response = render(request, template, context)
     if request.htmx:
         response["ETag"] = etag
-    return _live_headers(response)
+    return live_headers(response)
 
 
 @login_required_htmx

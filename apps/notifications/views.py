@@ -9,40 +9,23 @@ import json
 from uuid import UUID
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import (
     add_never_cache_headers,
-    get_conditional_response,
-    patch_cache_control,
-    patch_vary_headers,
 )
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.access import login_required_htmx, safe_next_url
+from apps.core.live import live_headers, live_not_modified
 from apps.notifications import selectors, services
 from apps.notifications.forms import EndpointForm, PreferencesForm
 
 NOTIFICATIONS_PER_PAGE = 25
 DELIVERIES_PER_PAGE = 50
 POLL_EVERY = 10
-
-
-def _live_headers(response: HttpResponseBase) -> HttpResponseBase:
-    # Live state: caches may keep it but must ask each time.
-    patch_cache_control(response, private=True, no_cache=True)
-    patch_vary_headers(response, ["HX-Request", "Cookie"])
-    return response
-
-
-def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
-    response = get_conditional_response(request, etag=etag)
-    if response is not None:
-        response["ETag"] = etag
-        _live_headers(response)
-    return response
 
 
 # --- In-app ---------------------------------------------------------------------------
@@ -53,7 +36,7 @@ def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
 def bell(request: HttpRequest) -> HttpResponse:
     """The bell alone, for its poller (304 when unchanged)."""
     etag = selectors.bell_etag(user=request.user)
-    not_modified = _not_modified(request, etag)
+    not_modified = live_not_modified(request, etag)
     if not_modified is not None:
         return not_modified
     response = render(
@@ -62,7 +45,7 @@ def bell(request: HttpRequest) -> HttpResponse:
         {"bell": selectors.bell_state(user=request.user), "etag": etag},
     )
     response["ETag"] = etag
-    return _live_headers(response)
+    return live_headers(response)
 
 
 @login_required_htmx
@@ -77,7 +60,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     live = before is None
     etag = selectors.bell_etag(user=request.user) if live else ""
     if request.htmx and live:
-        not_modified = _not_modified(request, etag)
+        not_modified = live_not_modified(request, etag)
         if not_modified is not None:
             return not_modified
     rows, next_before = selectors.notifications_page_for_user(
@@ -97,7 +80,7 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     response = render(request, template, context)
     if live:
         response["ETag"] = etag
-    return _live_headers(response)
+    return live_headers(response)
 
 
 @login_required_htmx

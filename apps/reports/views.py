@@ -12,10 +12,10 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access import login_required_htmx
+from apps.core.live import live_headers
 from apps.core.pagination import newest_first_page, page_key_decode
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, UnknownReport, report_definition
@@ -26,12 +26,6 @@ from apps.reports.models import ReportRun
 RUNS_PER_PAGE = 25
 POLL_MAX_IDS = 100
 POLL_EVERY = 1
-
-
-def _live(response: HttpResponse) -> HttpResponse:
-    patch_cache_control(response, private=True, no_cache=True)
-    patch_vary_headers(response, ["HX-Request", "Cookie"])
-    return response
 
 
 @login_required_htmx
@@ -94,7 +88,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "show_owner": request.user.is_staff,
         **_poller(rows),
     }
-    return _live(render(request, "reports/run_list.html", context))
+    return live_headers(render(request, "reports/run_list.html", context))
 
 
 @login_required_htmx
@@ -108,7 +102,7 @@ def runs_poll(request: HttpRequest) -> HttpResponse:
         except ValueError:
             continue
     runs = selectors.report_runs_by_ids_for_user(user=request.user, run_ids=ids) if ids else []
-    return _live(render(request, "reports/_poll.html", {"runs": runs, **_poller(runs)}))
+    return live_headers(render(request, "reports/_poll.html", {"runs": runs, **_poller(runs)}))
 
 
 @login_required_htmx
@@ -124,7 +118,7 @@ def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
         "show_owner": request.user.is_staff,
     }
     template = "reports/_run_live.html" if request.htmx else "reports/run_detail.html"
-    return _live(render(request, template, context))
+    return live_headers(render(request, template, context))
 
 
 @login_required_htmx
