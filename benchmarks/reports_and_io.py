@@ -153,41 +153,38 @@ def child(report: str, fmt: str) -> int:
 # --- measurements at the large scale -----------------------------------------------------------
 
 
-def measure_reports_vs_psql(bench: Bench) -> None:
+def best_of_ours_and_psql(bench: Bench, name: str) -> tuple[float, float, int]:
+    """Best seconds of our run of report ``name`` and of psql's COPY of the same SQL, and its rows."""
     from apps.reports import services
 
+    definition, params, _ = services.report_request_validated(report=name, params={}, format="csv")
+    sql = literal_sql(definition.build(params))
+    ours, theirs, rows = [], [], 0
+    for _ in range(bench.args.repeat):
+        seconds, rows = ours_seconds(name, bench.work / f"{name}.csv")
+        ours.append(seconds)
+        theirs.append(psql_copy_seconds(bench, sql, bench.work / f"{name}.psql.csv"))
+    return min(ours), min(theirs), rows
+
+
+def measure_reports_vs_psql(bench: Bench) -> None:
     print(f"\nReports at scale {bench.args.scale}: best of {bench.args.repeat} (seconds)")
     print(f"{'report':<28} {'rows':>6} {'ours':>8} {'psql':>8} {'ratio':>6}")
     for name in REPORTS_TIMED:
-        definition, params, _ = services.report_request_validated(report=name, params={}, format="csv")
-        sql = literal_sql(definition.build(params))
-        ours, theirs, rows = [], [], 0
-        for _ in range(bench.args.repeat):
-            seconds, rows = ours_seconds(name, bench.work / f"{name}.csv")
-            ours.append(seconds)
-            theirs.append(psql_copy_seconds(bench, sql, bench.work / f"{name}.psql.csv"))
-        ratio = min(ours) / min(theirs)
+        ours, theirs, rows = best_of_ours_and_psql(bench, name)
+        ratio = ours / theirs
         verdict = "" if ratio <= REPORT_TARGET else f"  MISSES {REPORT_TARGET}x"
         if verdict:
             bench.failures.append(f"{name} {ratio:.2f}x psql")
-        print(f"{name:<28} {rows:>6} {min(ours):>8.3f} {min(theirs):>8.3f} {ratio:>5.2f}x{verdict}")
+        print(f"{name:<28} {rows:>6} {ours:>8.3f} {theirs:>8.3f} {ratio:>5.2f}x{verdict}")
 
 
 def measure_exports(bench: Bench) -> None:
-    from apps.reports import services
-
     print(f"\nExports at scale {bench.args.scale}: best of {bench.args.repeat}")
     print(f"{'export':<20} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'psql rows/s':>12}")
     for name in EXPORTS_TIMED:
-        definition, params, _ = services.report_request_validated(report=name, params={}, format="csv")
-        sql = literal_sql(definition.build(params))
-        ours, theirs, rows = [], [], 0
-        for _ in range(bench.args.repeat):
-            seconds, rows = ours_seconds(name, bench.work / f"{name}.csv")
-            ours.append(seconds)
-            theirs.append(psql_copy_seconds(bench, sql, bench.work / f"{name}.psql.csv"))
-        ours_rate, psql_rate = rows / min(ours), rows / min(theirs)
-        print(f"{name:<20} {rows:>10,} {min(ours):>8.2f} {ours_rate:>10,.0f} {psql_rate:>12,.0f}")
+        ours, theirs, rows = best_of_ours_and_psql(bench, name)
+        print(f"{name:<20} {rows:>10,} {ours:>8.2f} {rows / ours:>10,.0f} {rows / theirs:>12,.0f}")
 
 
 def measure_import_vs_psql_copy(bench: Bench) -> None:
