@@ -78,3 +78,19 @@ def requires_postgres():
 def requires_redis():
     if not settings.REDIS_URL:
         missing("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15 (or run .ci/run)")
+
+
+@pytest.fixture
+def published(monkeypatch) -> list[int]:
+    """Job ids handed to the broker, in order, instead of to Redis; its queues look empty."""
+    from apps.jobs import broker
+
+    sent: list[int] = []
+
+    def publish(job_id: int, *, queue: str, timeout: int) -> bool:
+        sent.append(job_id)
+        return True
+
+    monkeypatch.setattr(broker, "publish", publish)
+    monkeypatch.setattr(broker, "queue_size", lambda queue: 0)
+    return sent

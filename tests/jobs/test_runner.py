@@ -15,7 +15,7 @@ from django.db import OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from apps.jobs import broker, registry, runner, services
+from apps.jobs import registry, runner, services
 from apps.jobs.models import Job, JobAttempt, Status
 from apps.jobs.registry import job
 from apps.jobs.signals import job_finished
@@ -28,17 +28,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def published(monkeypatch):
-    """Job ids handed to the broker; no Redis or ORM queue is touched."""
-    sent: list[int] = []
-
-    def publish(job_id: int, *, queue: str, timeout: int) -> bool:
-        sent.append(job_id)
-        return True
-
-    monkeypatch.setattr(broker, "publish", publish)
-    monkeypatch.setattr(broker, "queue_size", lambda queue: 0)
-    return sent
+def _no_broker(published):
+    """No Redis or ORM queue is touched (tests/conftest.py)."""
 
 
 @pytest.fixture(autouse=True)

@@ -22,20 +22,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def published(monkeypatch):
-    """Job ids handed to the broker, in order; the broker queues look empty."""
-    sent: list[int] = []
-
-    def publish(job_id: int, *, queue: str, timeout: int) -> bool:
-        sent.append(job_id)
-        return True
-
-    monkeypatch.setattr(broker, "publish", publish)
-    monkeypatch.setattr(broker, "queue_size", lambda queue: 0)
-    return sent
-
-
-@pytest.fixture
 def on_commit(django_capture_on_commit_callbacks):
     """Run on_commit callbacks (publishing) as a real commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)

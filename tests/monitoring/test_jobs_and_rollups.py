@@ -3,19 +3,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.jobs import broker, runner, services
+from apps.jobs import runner, services
 from apps.jobs.models import Job
 from apps.monitoring.models import HOUR, MINUTE, MetricKind, MetricRollup, SlowQuery
 from apps.monitoring.recorder import recorder
 from apps.monitoring.selectors.metrics import rollups_in_window, summaries
 from apps.monitoring.services.metrics import metrics_fold
 from tests.monitoring.helpers import flush_and_roll_up
-
-
-@pytest.fixture
-def published(monkeypatch):
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
-    monkeypatch.setattr(broker, "queue_size", lambda queue: 0)
 
 
 @pytest.mark.django_db(transaction=True)

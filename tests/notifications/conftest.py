@@ -10,7 +10,7 @@ import threading
 import pytest
 from django.core.cache import cache
 
-from apps.jobs import broker, runner, services
+from apps.jobs import runner, services
 from apps.jobs.models import Job, JobAttempt, Status
 
 
@@ -20,14 +20,6 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def published(monkeypatch):
-    """Jobs are recorded, not handed to a broker: tests run them with ``run_job``."""
-    sent: list[int] = []
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: sent.append(job_id) or True)
-    return sent
 
 
 @pytest.fixture
