@@ -112,25 +112,10 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def measure_tracked(count: int, owners: list) -> dict:
-    from django.db.models import Max
-
-    from apps.jobs import services
-    from apps.jobs.models import Status
-
     started = time.time()
-    first = services.enqueue("diagnostics.noop", owner=owners[0])
-    for index in range(1, count):
-        services.enqueue("diagnostics.noop", owner=owners[index % len(owners)])
+    first = _enqueue(count, owners)
     enqueued = time.time()
-    ours = _ours(first.pk, owners)
-    wait_until(
-        lambda: ours.filter(status=Status.SUCCEEDED).count() >= count,
-        timeout=600,
-        what=f"{count} tracked jobs",
-        every=0.05,
-    )
-    assert not ours.exclude(status=Status.SUCCEEDED).exists(), "some tracked jobs did not succeed"
-    finished = ours.aggregate(last=Max("finished_at"))["last"].timestamp()
+    finished = _last_finish(first.pk, owners, count, what=f"{count} tracked jobs")
     return {
         "rate": count / (finished - started),
         "seconds": finished - started,
@@ -142,30 +127,38 @@ def measure_tracked(count: int, owners: list) -> dict:
 def measure_tracked_drain(count: int, owners: list) -> dict:
     """Worker side alone: jobs enqueued in one transaction, timed from its commit to the last end."""
     from django.db import transaction
-    from django.db.models import Max
 
-    from apps.jobs import services
-    from apps.jobs.models import Status
-
+    marks: dict[str, float] = {}
     with transaction.atomic():
-        first = services.enqueue("diagnostics.noop", owner=owners[0])
-        for index in range(1, count):
-            services.enqueue("diagnostics.noop", owner=owners[index % len(owners)])
+        first = _enqueue(count, owners)
         # Messages go out on commit; the clock starts when the first can be consumed.
         transaction.on_commit(lambda: marks.update(started=time.time()), robust=False)
-    marks_started = marks.pop("started")
-    ours = _ours(first.pk, owners)
+    finished = _last_finish(first.pk, owners, count, what=f"{count} tracked jobs (drain)")
+    return {"rate": count / (finished - marks["started"]), "seconds": finished - marks["started"]}
+
+
+def _enqueue(count: int, owners: list):
+    """``count`` no-op jobs, owned round-robin by ``owners``; the first of them."""
+    from apps.jobs import services
+
+    first = services.enqueue("diagnostics.noop", owner=owners[0])
+    for index in range(1, count):
+        services.enqueue("diagnostics.noop", owner=owners[index % len(owners)])
+    return first
+
+
+def _last_finish(first_pk: int, owners: list, count: int, *, what: str) -> float:
+    """Wait until the ``count`` jobs from ``first_pk`` have all succeeded; when the last ended."""
+    from django.db.models import Max
+
+    from apps.jobs.models import Status
+
+    ours = _ours(first_pk, owners)
     wait_until(
-        lambda: ours.filter(status=Status.SUCCEEDED).count() >= count,
-        timeout=600,
-        what=f"{count} tracked jobs (drain)",
-        every=0.05,
+        lambda: ours.filter(status=Status.SUCCEEDED).count() >= count, timeout=600, what=what, every=0.05
     )
-    finished = ours.aggregate(last=Max("finished_at"))["last"].timestamp()
-    return {"rate": count / (finished - marks_started), "seconds": finished - marks_started}
-
-
-marks: dict[str, float] = {}
+    assert not ours.exclude(status=Status.SUCCEEDED).exists(), "some tracked jobs did not succeed"
+    return ours.aggregate(last=Max("finished_at"))["last"].timestamp()
 
 
 def _ours(first_pk: int, owners: list):
