@@ -60,7 +60,18 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
-        return api.create_response(request, {"message": exc.message}, status=exc.status_code)
+        response = api.create_response(request, {"message": exc.message}, status=exc.status_code)
+        if isinstance(exc, TooManyRequests):
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+
+
+class TooManyRequests(HttpError):
+    """429 with ``Retry-After``: a rate limit or a quota is reached; the message says which."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(429, message)
+        self.retry_after = max(1, int(retry_after))
 
 
 class InvalidCursor(HttpError):
@@ -86,4 +97,8 @@ def cursor_decode(cursor: str, *, length: int) -> list:
 
 def page_limit(requested: int | None) -> int:
     """The page size: the default when not asked, never above the configured maximum."""
-    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
+    if requested is None:
+        return settings.API_PAGE_SIZE
+    if requested < 1:
+        raise HttpError(422, f"Invalid input: limit must be at least 1 (got {requested}).")
+    return min(requested, settings.API_MAX_PAGE_SIZE)
