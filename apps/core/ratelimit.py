@@ -44,10 +44,7 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window: int) -> RateLimi
     cache_key, ends = _cache_key(scope, key, window, now)
     retry_after = max(1, math.ceil(ends - now))
     try:
-        if cache.add(cache_key, 1, timeout=window + 1):
-            count = 1
-        else:
-            count = cache.incr(cache_key)
+        count = 1 if cache.add(cache_key, 1, timeout=window + 1) else cache.incr(cache_key)
     except ValueError:
         # The key expired between add and incr: this attempt starts a new window.
         cache.set(cache_key, 1, timeout=window + 1)
