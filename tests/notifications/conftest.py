@@ -150,7 +150,8 @@ def loopback_only(monkeypatch):
 @pytest.fixture
 def fake_dns(monkeypatch):
     """``fake_dns({"hooks.example": ["10.0.0.5"]})``: those names resolve to those addresses
-    (each lookup records its name); any other name resolves for real."""
+    (each lookup records its name); IP addresses are parsed as they are, and looking up any
+    other name fails the test (no query leaves the machine)."""
     real = socket.getaddrinfo
     table: dict[str, list[str]] = {}
     lookups: list[str] = []
@@ -168,7 +169,12 @@ def fake_dns(monkeypatch):
                 else:
                     results.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0)))
             return results
-        return real(host, port, family, type, proto, flags)
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            pytest.fail(f"unexpected name lookup of {host!r}: give it to fake_dns()")
+        # An address (socket.create_connection looks its own up): parsed, never sent out.
+        return real(host, port, family, type, proto, flags | socket.AI_NUMERICHOST)
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 

@@ -107,6 +107,28 @@ def test_registration_api_answers_422_with_the_reason(alice_client):
     assert "10.0.0.5: it is a private address" in response.json()["message"]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://[2002:7f00:1::]/", "6to4 form of 127.0.0.1, a loopback address"),
+        ("http://[2002:a9fe:a9fe::]/", "6to4 form of 169.254.169.254, a link-local address"),
+        ("http://[2002:a00:1::]/", "6to4 form of 10.0.0.1, a private address"),
+        ("http://[fec0::1]/", "a site-local address"),
+        ("http://192.0.0.8/", "an IETF protocol assignment"),
+        ("http://2130706433/", "four decimal numbers"),
+    ],
+)
+def test_addresses_that_once_got_through_are_refused_by_the_api(alice_client, url, reason, loopback_only):
+    response = alice_client.post(
+        "/api/notifications/endpoints", {"url": url}, content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert reason in response.json()["message"]
+    assert not WebhookEndpoint.objects.exists()
+    assert loopback_only == []
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("published", "quiet_heartbeat")
 def test_name_that_moved_to_a_private_address_is_refused_at_delivery(alice, fake_dns, loopback_only):
