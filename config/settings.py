@@ -308,9 +308,10 @@ JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=30)
 JOBS_DISPATCHER_INTERVAL = env.float("JOBS_DISPATCHER_INTERVAL", default=0.5)
 
 # --- Notifications (issue 7: add this app's settings here) ---------------------------
-# Webhooks may not reach loopback, private, link-local, multicast or reserved addresses
-# (SSRF: a URL naming 169.254.169.254 or an internal service) unless this is on: tests and
-# local development only.
+# Webhooks go to globally routable addresses only (SSRF: apps.core.outbound). On, this lets
+# them reach loopback and private networks (tests, local development only); link-local
+# (the metadata service at 169.254.169.254), multicast and the other special blocks stay
+# refused even then.
 WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", default=False)
 # Seconds to connect, and between bytes of the answer, for one webhook attempt.
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
@@ -400,6 +401,8 @@ def _silk_should_record(request) -> bool:
     from apps.monitoring.silk_sampling import silk_should_record
 
     return silk_should_record(request)
+# Redeliveries and test events one user may ask for per minute (together); 429 past it.
+WEBHOOK_REDELIVER_RATE_LIMIT = env.int("WEBHOOK_REDELIVER_RATE_LIMIT", default=10)
 
 
 SILKY_PERMISSIONS = _silk_staff_only

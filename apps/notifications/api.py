@@ -1,19 +1,27 @@
 """The notifications JSON API: your notifications, preferences, webhook endpoints, their
 deliveries, and the account signing secret. Everything is the caller's own: another
-user's id is a 404."""
+user's id is a 404. Answers that show a secret are never stored by a cache (no-store)."""
 
 import datetime
+from typing import Annotated
 from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema, Status
+from django.views.decorators.cache import never_cache
+from ninja import Body, Field, Query, Router, Schema, Status
+from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 
+from apps.core.api import TooManyRequests, page_limit
 from apps.notifications import selectors, services
 from apps.notifications.models import Channel, Event
 
 router = Router(tags=["notifications"])
+
+# The largest id a bigint column holds: a cursor past it is not one this API issued.
+MAX_ID = 2**63 - 1
+EventName = Annotated[str, Field(max_length=100)]
 
 
 class ErrorOut(Schema):
@@ -21,6 +29,7 @@ class ErrorOut(Schema):
 
 
 ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+SENDS = {409: ErrorOut, 429: ErrorOut}
 
 
 class NotificationOut(Schema):
@@ -42,26 +51,28 @@ class NotificationPageOut(Schema):
 
 class NotificationQuery(Schema):
     unread: bool = False
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=MAX_ID)
     limit: int | None = Field(None, ge=1)
 
 
 class PreferenceItem(Schema):
-    event: str
-    channel: str
+    event: EventName
+    channel: str = Field(max_length=20)
     enabled: bool
 
 
 class EndpointIn(Schema):
-    url: str = Field(max_length=500)
-    event_types: list[str] = Field(default_factory=list, description="Empty: every event type.")
-    description: str = Field("", max_length=200)
+    url: str = Field(max_length=services.URL_MAX)
+    event_types: list[EventName] = Field(
+        default_factory=list, max_length=len(Event.values), description="Empty: every event type."
+    )
+    description: str = Field("", max_length=services.DESCRIPTION_MAX)
 
 
 class EndpointPatch(Schema):
     is_active: bool | None = None
-    event_types: list[str] | None = None
-    description: str | None = Field(None, max_length=200)
+    event_types: list[EventName] | None = Field(None, max_length=len(Event.values))
+    description: str | None = Field(None, max_length=services.DESCRIPTION_MAX)
 
 
 class EndpointOut(Schema):
@@ -117,8 +128,14 @@ class SecretOut(Schema):
     secret: str
 
 
-def _limit(requested: int | None) -> int:
-    return min(requested or settings.API_PAGE_SIZE, settings.API_MAX_PAGE_SIZE)
+def _sent_by_hand(send):
+    """Run a redelivery or test event; its refusals as 409 (pending, disabled) or 429."""
+    try:
+        return send()
+    except services.WebhookRateLimited as exc:
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
+    except services.WebhookInputError as exc:
+        raise HttpError(409, str(exc)) from None
 
 
 # --- Notifications --------------------------------------------------------------------
@@ -127,7 +144,10 @@ def _limit(requested: int | None) -> int:
 @router.get("", response={200: NotificationPageOut, **ERRORS}, summary="Your notifications, newest first")
 def list_notifications(request: HttpRequest, filters: Query[NotificationQuery]):
     rows, next_before = selectors.notifications_page_for_user(
-        user=request.user, limit=_limit(filters.limit), before_id=filters.before, unread_only=filters.unread
+        user=request.user,
+        limit=page_limit(filters.limit),
+        before_id=filters.before,
+        unread_only=filters.unread,
     )
     return {
         "items": rows,
@@ -158,7 +178,10 @@ def get_preferences(request: HttpRequest):
 @router.put(
     "/preferences", response={200: list[PreferenceItem], **ERRORS}, summary="Change channels per event"
 )
-def put_preferences(request: HttpRequest, payload: list[PreferenceItem]):
+def put_preferences(
+    request: HttpRequest,
+    payload: Annotated[list[PreferenceItem], Body(max_length=len(Event.values) * len(Channel.values))],
+):
     for item in payload:
         if item.event not in Event.values:
             raise HttpError(
@@ -181,6 +204,7 @@ def list_endpoints(request: HttpRequest):
 
 
 @router.post("/endpoints", response={201: EndpointCreatedOut, **ERRORS}, summary="Register an endpoint")
+@decorate_view(never_cache)
 def create_endpoint(request: HttpRequest, payload: EndpointIn):
     try:
         endpoint = services.webhook_endpoint_create(
@@ -228,13 +252,25 @@ def delete_endpoint(request: HttpRequest, endpoint_id: UUID):
     summary="An endpoint's latest deliveries, with each attempt",
 )
 def endpoint_deliveries(request: HttpRequest, endpoint_id: UUID, limit: int | None = None):
+    size = page_limit(limit)
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
-    return list(selectors.deliveries_for_user(user=request.user, endpoint=endpoint)[: _limit(limit)])
+    return list(selectors.deliveries_for_user(user=request.user, endpoint=endpoint)[:size])
+
+
+@router.post(
+    "/endpoints/{uuid:endpoint_id}/test",
+    response={202: DeliveryOut, **SENDS, **ERRORS},
+    summary="Send a test event (webhook.test) to an endpoint",
+)
+def test_endpoint(request: HttpRequest, endpoint_id: UUID):
+    endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
+    delivery = _sent_by_hand(lambda: services.webhook_endpoint_test(endpoint=endpoint, by=request.user))
+    return Status(202, selectors.delivery_get_for_user(user=request.user, delivery_id=delivery.uuid))
 
 
 @router.get("/deliveries", response={200: list[DeliveryOut], **ERRORS}, summary="All your latest deliveries")
 def list_deliveries(request: HttpRequest, limit: int | None = None):
-    return list(selectors.deliveries_for_user(user=request.user)[: _limit(limit)])
+    return list(selectors.deliveries_for_user(user=request.user)[: page_limit(limit)])
 
 
 @router.get("/deliveries/{uuid:delivery_id}", response={200: DeliveryOut, **ERRORS})
@@ -244,15 +280,12 @@ def get_delivery(request: HttpRequest, delivery_id: UUID):
 
 @router.post(
     "/deliveries/{uuid:delivery_id}/redeliver",
-    response={202: DeliveryOut, 409: ErrorOut, **ERRORS},
-    summary="Send a delivery again",
+    response={202: DeliveryOut, **SENDS, **ERRORS},
+    summary="Send a delivery again (409 while it is pending)",
 )
 def redeliver(request: HttpRequest, delivery_id: UUID):
     delivery = selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id)
-    try:
-        services.webhook_redeliver(delivery=delivery)
-    except services.WebhookInputError as exc:
-        raise HttpError(409, str(exc)) from None
+    _sent_by_hand(lambda: services.webhook_redeliver(delivery=delivery, by=request.user))
     return Status(202, selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id))
 
 
@@ -261,5 +294,6 @@ def redeliver(request: HttpRequest, delivery_id: UUID):
     response={200: SecretOut, **ERRORS},
     summary="New account signing secret (for jobs' own webhook_url), shown only in this response",
 )
+@decorate_view(never_cache)
 def rotate_signing_secret(request: HttpRequest):
     return {"secret": services.signing_secret_rotate(user=request.user)}

@@ -15,5 +15,6 @@ urlpatterns = [
     path("webhooks/<uuid:endpoint_id>/", views.endpoint_detail, name="endpoint"),
     path("webhooks/<uuid:endpoint_id>/toggle", views.endpoint_toggle, name="endpoint_toggle"),
     path("webhooks/<uuid:endpoint_id>/delete", views.endpoint_delete, name="endpoint_delete"),
+    path("webhooks/<uuid:endpoint_id>/test", views.endpoint_test, name="endpoint_test"),
     path("deliveries/<uuid:delivery_id>/redeliver", views.delivery_redeliver, name="redeliver"),
 ]

@@ -12,9 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import (
-    add_never_cache_headers,
-)
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -135,9 +133,8 @@ def _webhooks_page(request: HttpRequest, form: EndpointForm, **extra) -> HttpRes
     }
     response = render(request, "notifications/webhooks.html", context)
     if extra:
-        # A page showing a secret must not be stored anywhere.
+        # A page showing a secret must not be stored anywhere (no-store, private, no-cache).
         add_never_cache_headers(response)
-        response["Cache-Control"] += ", no-store"
     return response
 
 
@@ -205,10 +202,23 @@ def endpoint_delete(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
 
 @login_required_htmx
 @require_POST
+def endpoint_test(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
+    endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
+    try:
+        services.webhook_endpoint_test(endpoint=endpoint, by=request.user)
+    except services.WebhookInputError as exc:
+        messages.error(request, f"Cannot send a test event: {exc}")
+    else:
+        messages.success(request, "Test event queued: its outcome shows in the delivery log.")
+    return redirect(safe_next_url(request, reverse("notifications:endpoint", args=[endpoint.uuid])))
+
+
+@login_required_htmx
+@require_POST
 def delivery_redeliver(request: HttpRequest, delivery_id: UUID) -> HttpResponse:
     delivery = selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id)
     try:
-        services.webhook_redeliver(delivery=delivery)
+        services.webhook_redeliver(delivery=delivery, by=request.user)
     except services.WebhookInputError as exc:
         messages.error(request, f"Cannot redeliver: {exc}")
     else:

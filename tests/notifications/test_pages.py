@@ -9,7 +9,13 @@ from django.urls import reverse
 
 from apps.jobs.models import Job
 from apps.notifications import selectors, services
-from apps.notifications.models import Notification, Preference, WebhookDelivery, WebhookEndpoint
+from apps.notifications.models import (
+    DeliveryStatus,
+    Notification,
+    Preference,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +50,7 @@ def test_other_users_notification_cannot_be_marked_read(client, alice, bob):
     assert notification.read_at is None
 
 
-@pytest.mark.parametrize("name", ["endpoint", "endpoint_toggle", "endpoint_delete"])
+@pytest.mark.parametrize("name", ["endpoint", "endpoint_toggle", "endpoint_delete", "endpoint_test"])
 def test_other_user_and_staff_get_404_for_an_endpoint(client, bob, ops, endpoint, name):
     method = client.get if name == "endpoint" else client.post
     for user in (bob, ops):
@@ -64,9 +70,10 @@ def test_owner_sees_their_endpoint_and_its_delivery_log(
         event="job.dead",
         message_id="msg_1",
         payload={},
+        status=DeliveryStatus.FAILED,
     )
     delivery.attempt_log.create(
-        number=1, status_code=503, latency_ms=12, response_excerpt="busy", will_retry=True
+        number=1, status_code=503, latency_ms=12, response_excerpt="busy", will_retry=False
     )
     with django_assert_max_num_queries(8):
         response = alice_client.get(reverse("notifications:endpoint", args=[endpoint.uuid]))

@@ -15,20 +15,34 @@ from apps.notifications.services.inapp import (
 )
 from apps.notifications.services.notify import job_finished_notify, notify
 from apps.notifications.services.webhooks import (
+    DESCRIPTION_MAX,
+    TEST_EVENT,
+    URL_MAX,
     DeliveryOutcome,
     WebhookInputError,
+    WebhookPending,
+    WebhookRateLimited,
+    delivery_pending_job,
     signing_secret_rotate,
     webhook_attempt,
+    webhook_delivery_job_ended,
     webhook_delivery_queue,
     webhook_endpoint_create,
     webhook_endpoint_delete,
+    webhook_endpoint_test,
     webhook_endpoint_update,
     webhook_redeliver,
 )
 
 __all__ = [
+    "DESCRIPTION_MAX",
+    "TEST_EVENT",
+    "URL_MAX",
     "DeliveryOutcome",
     "WebhookInputError",
+    "WebhookPending",
+    "WebhookRateLimited",
+    "delivery_pending_job",
     "email_queue",
     "email_send",
     "job_finished_notify",
@@ -39,9 +53,11 @@ __all__ = [
     "preferences_set",
     "signing_secret_rotate",
     "webhook_attempt",
+    "webhook_delivery_job_ended",
     "webhook_delivery_queue",
     "webhook_endpoint_create",
     "webhook_endpoint_delete",
+    "webhook_endpoint_test",
     "webhook_endpoint_update",
     "webhook_redeliver",
 ]

@@ -13,7 +13,7 @@ from apps.notifications import selectors
 from apps.notifications.models import Channel, Event, Level, Notification, WebhookEndpoint
 from apps.notifications.services.emails import absolute, email_queue
 from apps.notifications.services.inapp import notification_create
-from apps.notifications.services.webhooks import webhook_delivery_queue
+from apps.notifications.services.webhooks import webhook_delivery_job_ended, webhook_delivery_queue
 
 logger = logging.getLogger("apps.notifications")
 
@@ -133,8 +133,12 @@ def _ran_long(job: Job) -> bool:
 
 def job_finished_notify(*, job: Job, status: str) -> list[Notification]:
     """A job ended: its owner is told (per preferences), and its own webhook_url gets a
-    delivery signed with the owner's account secret. Jobs without an owner tell nobody."""
-    if job.kind.startswith(QUIET_KIND_PREFIX) or job.owner_id is None:
+    delivery signed with the owner's account secret. Jobs without an owner tell nobody;
+    a delivery job that was cancelled or died marks its delivery failed."""
+    if job.kind.startswith(QUIET_KIND_PREFIX):
+        webhook_delivery_job_ended(job=job, status=status)
+        return []
+    if job.owner_id is None:
         return []
     event = f"job.{status}"
     if status == Status.SUCCEEDED:

@@ -5,6 +5,12 @@ attempt calls ``webhook_attempt``. Network errors, 5xx, 408 and 429 are retried 
 engine with backoff; any other answer is final. A 410 disables the endpoint at once, and
 ``WEBHOOK_DISABLE_AFTER_FAILURES`` deliveries failing in a row disable it too; its owner
 is told in the app and by e-mail.
+
+What a user sends by hand (a redelivery, a test event) is bounded twice: a delivery is
+pending while its job waits or runs (queued, scheduled, running, failed with a retry due)
+and cannot be sent again until it has finished, nor can an endpoint get a second test
+event while one is pending (409); and each user gets ``WEBHOOK_REDELIVER_RATE_LIMIT`` such
+sends a minute (429).
 """
 
 import base64
@@ -24,7 +30,9 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from apps.core import outbound
+from apps.core.ratelimit import rate_limit_hit
 from apps.jobs import services as jobs
+from apps.jobs.models import ACTIVE_STATUSES, Job, Status
 from apps.notifications.models import (
     DeliveryStatus,
     Event,
@@ -40,10 +48,29 @@ logger = logging.getLogger("apps.notifications")
 
 DELIVER_KIND = "notifications.deliver_webhook"
 USER_AGENT = "Tempo-Webhooks/1"
+# The event type of "send a test event": not subscribable, sent whatever the endpoint's types.
+TEST_EVENT = "webhook.test"
+MANUAL_SEND_SCOPE = "webhook-manual-send"
+MANUAL_SEND_WINDOW = 60
+# Bounds of what users write, from the columns that store it.
+DESCRIPTION_MAX = WebhookEndpoint._meta.get_field("description").max_length
+URL_MAX = WebhookEndpoint._meta.get_field("url").max_length
 
 
 class WebhookInputError(ValueError):
     """A request about webhooks that cannot be accepted; the message is for the user."""
+
+
+class WebhookPending(WebhookInputError):
+    """What was asked is already pending (a redelivery, a test event): answered with 409."""
+
+
+class WebhookRateLimited(WebhookInputError):
+    """Too many redeliveries and test events this minute: answered with 429 + Retry-After."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def new_secret() -> str:
@@ -56,8 +83,8 @@ def new_secret() -> str:
 
 def _checked_url(url: str) -> str:
     url = (url or "").strip()
-    if len(url) > 500:
-        raise WebhookInputError("The URL is too long (500 characters at most).")
+    if len(url) > URL_MAX:
+        raise WebhookInputError(f"The URL is too long ({URL_MAX} characters at most).")
     try:
         outbound.url_target(url)
     except outbound.UrlRefused as exc:
@@ -68,10 +95,17 @@ def _checked_url(url: str) -> str:
 def _checked_events(event_types: list[str] | None) -> list[str]:
     unknown = sorted(set(event_types or []) - set(Event.values))
     if unknown:
-        raise WebhookInputError(
-            f"Unknown event type {', '.join(unknown)}; choose from {', '.join(Event.values)}."
-        )
+        shown = ", ".join(repr(name[:100]) for name in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+        raise WebhookInputError(f"Unknown event type {shown}; choose from {', '.join(Event.values)}.")
     return sorted(set(event_types or []))
+
+
+def _checked_description(description: str) -> str:
+    if len(description) > DESCRIPTION_MAX:
+        raise WebhookInputError(
+            f"The description is too long ({len(description):,} characters; {DESCRIPTION_MAX} at most)."
+        )
+    return description
 
 
 def webhook_endpoint_create(
@@ -82,7 +116,7 @@ def webhook_endpoint_create(
         owner=owner,
         url=_checked_url(url),
         event_types=_checked_events(event_types),
-        description=description[:200],
+        description=_checked_description(description),
         secret=new_secret(),
     )
     recipient_settings_changed()
@@ -110,7 +144,7 @@ def webhook_endpoint_update(
         endpoint.event_types = _checked_events(event_types)
         fields.append("event_types")
     if description is not None:
-        endpoint.description = description[:200]
+        endpoint.description = _checked_description(description)
         fields.append("description")
     if fields:
         endpoint.save(update_fields=fields)
@@ -163,15 +197,110 @@ def _enqueue(delivery: WebhookDelivery) -> None:
     delivery.job_uuid = job.uuid
 
 
-@transaction.atomic
-def webhook_redeliver(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send a delivery again (same message id, so receivers can deduplicate)."""
-    if delivery.endpoint is not None and not delivery.endpoint.is_active:
-        raise WebhookInputError("The endpoint is disabled: enable it before redelivering.")
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING)
-    delivery.status = DeliveryStatus.PENDING
-    _enqueue(delivery)
+def _manual_send_counted(user: AbstractBaseUser | None) -> None:
+    """Count one send a user asked for by hand; WebhookRateLimited past the limit."""
+    if user is None:
+        return
+    limit = settings.WEBHOOK_REDELIVER_RATE_LIMIT
+    hit = rate_limit_hit(scope=MANUAL_SEND_SCOPE, key=str(user.pk), limit=limit, window=MANUAL_SEND_WINDOW)
+    if not hit.allowed:
+        raise WebhookRateLimited(
+            f"Too many redeliveries and test events: {limit} a minute at most. "
+            f"Try again in {hit.retry_after} s.",
+            retry_after=hit.retry_after,
+        )
+
+
+def delivery_pending_job(delivery: WebhookDelivery) -> Job | None:
+    """The delivery's job if it still waits or runs (queued, scheduled, running, or failed
+    with a retry due); None once it succeeded, died or was cancelled."""
+    if delivery.job_uuid is None:
+        return None
+    return (
+        Job.objects.filter(uuid=delivery.job_uuid, status__in=ACTIVE_STATUSES)
+        .only("status", "run_at", "attempts")
+        .first()
+    )
+
+
+def _pending_message(what: str, job: Job) -> str:
+    if job.status == Status.RUNNING:
+        state = "it is being sent now"
+    elif job.status == Status.FAILED and job.run_at is not None:
+        state = f"attempt {job.attempts + 1} is due at {job.run_at:%Y-%m-%d %H:%M:%S} UTC"
+    else:
+        state = "it is queued"
+    return f"{what} is already pending ({state}): wait until it has finished."
+
+
+def webhook_redeliver(*, delivery: WebhookDelivery, by: AbstractBaseUser | None = None) -> WebhookDelivery:
+    """Send a delivery again (same message id, so receivers can deduplicate).
+
+    Refused while the delivery is pending (WebhookPending), for a disabled endpoint, and
+    past the user's rate limit (WebhookRateLimited; ``by`` None: not counted). The row is
+    locked while it is judged, so two calls at once cannot both queue a job.
+    """
+    _manual_send_counted(by)
+    with transaction.atomic():
+        locked = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .get(pk=delivery.pk)
+        )
+        if locked.endpoint is not None and not locked.endpoint.is_active:
+            raise WebhookInputError("The endpoint is disabled: enable it before redelivering.")
+        pending = delivery_pending_job(locked)
+        if pending is not None:
+            raise WebhookPending(_pending_message("This delivery", pending))
+        WebhookDelivery.objects.filter(pk=locked.pk).update(status=DeliveryStatus.PENDING)
+        locked.status = DeliveryStatus.PENDING
+        _enqueue(locked)
+    delivery.status, delivery.job_uuid = locked.status, locked.job_uuid
     return delivery
+
+
+def webhook_endpoint_test(
+    *, endpoint: WebhookEndpoint, by: AbstractBaseUser | None = None
+) -> WebhookDelivery:
+    """Send a test event (``webhook.test``) to an endpoint, whatever event types it takes.
+
+    One at a time per endpoint (WebhookPending while one is pending), within the same rate
+    limit as redeliveries. The endpoint's row is locked while it is judged.
+    """
+    _manual_send_counted(by)
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().select_related("owner").get(pk=endpoint.pk)
+        if not locked.is_active:
+            raise WebhookInputError("The endpoint is disabled: enable it before sending a test event.")
+        for previous in WebhookDelivery.objects.filter(
+            endpoint=locked, event=TEST_EVENT, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+        ).only("job_uuid"):
+            pending = delivery_pending_job(previous)
+            if pending is not None:
+                raise WebhookPending(_pending_message("A test event to this endpoint", pending))
+        return webhook_delivery_queue(
+            owner=locked.owner,
+            event=TEST_EVENT,
+            endpoint=locked,
+            data={
+                "endpoint": str(locked.uuid),
+                "message": "A test event from Tempo: this endpoint receives webhooks.",
+            },
+        )
+
+
+def webhook_delivery_job_ended(*, job: Job, status: str) -> int:
+    """A delivery job ended without its last attempt saying how (cancelled, or killed on
+    its last attempt): its delivery says it failed instead of staying pending."""
+    if job.kind != DELIVER_KIND or status == Status.SUCCEEDED:
+        return 0
+    if status == Status.CANCELLED:
+        reason = "The delivery job was cancelled."
+    else:
+        reason = f"The delivery job ended as {status}: {job.error}"
+    return WebhookDelivery.objects.filter(
+        job_uuid=job.uuid, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+    ).update(status=DeliveryStatus.FAILED, last_error=reason[:500])
 
 
 @dataclass(frozen=True)
@@ -229,7 +358,9 @@ def webhook_attempt(*, delivery_id: int, last_attempt: bool) -> DeliveryOutcome:
         secret = endpoint.secret if endpoint else signing_secret_get_or_create(user=delivery.owner)
         answer, error, retry = _send(delivery, secret)
     succeeded = answer is not None and not error
-    will_retry = retry and not last_attempt
+    # A test event is tried once: its outcome is what the user waits to see.
+    is_test = delivery.event == TEST_EVENT
+    will_retry = retry and not last_attempt and not is_test
     gone = answer is not None and answer.status == 410
     with transaction.atomic():
         number = delivery.attempts + 1
@@ -256,7 +387,8 @@ def webhook_attempt(*, delivery_id: int, last_attempt: bool) -> DeliveryOutcome:
             last_error=error[:500],
             delivered_at=timezone.now() if succeeded else None,
         )
-        if endpoint is not None and endpoint.is_active:
+        # Test events say how the endpoint answers; they do not count towards disabling it.
+        if endpoint is not None and endpoint.is_active and not is_test:
             if succeeded:
                 WebhookEndpoint.objects.filter(pk=endpoint.pk).update(consecutive_failures=0)
             elif gone:
