@@ -428,3 +428,14 @@ LOGGING = {
         "django-q": {"level": env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING")},
     },
 }
+# What Silk stores holds no secret (apps.monitoring.silk_sampling masks the rest): these
+# words in a header's or body key's name mask its value (Silk's defaults and ours)...
+SILKY_HIDE_COOKIES = True
+SILKY_SENSITIVE_KEYS = {
+    *("username", "api", "token", "key", "secret", "password", "signature"),
+    *("authorization", "cookie", "csrf", "session"),
+}
+# ...and queries whose SQL holds one of these are not recorded: Silk writes the values
+# in, so the update that stores a new signing secret, and a session lookup by its key,
+# would keep them in clear.
+SILKY_IGNORE_QUERIES = ["whsec_", '"django_session"']

@@ -11,5 +11,6 @@ class MonitoringConfig(AppConfig):
         from apps.monitoring.recorder import recorder
 
         receivers.connect()
+        silk_sampling.silk_masking_connect()
         # Which endpoints Silk records is refreshed from the cache in the background.
         recorder.every_flush(silk_sampling.silk_refresh)

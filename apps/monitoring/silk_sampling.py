@@ -1,4 +1,5 @@
-"""When Silk records a request: never by default; sampled, armed for one endpoint, or on request.
+"""When Silk records a request (never by default; sampled, armed for one endpoint, or on
+request), and what it may store of it (no secrets: see "What Silk stores" below).
 
 Silk's middleware asks ``silk_should_record`` for every request (SILKY_INTERCEPT_FUNC), so
 the common answer — no — costs no I/O:
@@ -11,7 +12,10 @@ the common answer — no — costs no I/O:
   only when the header is there).
 """
 
+import base64
+import json
 import random
+import re
 import time
 
 from django.conf import settings
@@ -75,3 +79,119 @@ def silk_should_record(request: HttpRequest) -> bool:
                 left = -1
             return left >= 0
     return False
+
+
+# --- What Silk stores -------------------------------------------------------------------
+#
+# Silk masks the request headers named in SILKY_SENSITIVE_KEYS (exact names), Authorization
+# and cookies, and the values of body keys matching those words. It stores query strings,
+# response headers and response bodies as they are, and the SQL of each query with its
+# values written in. So, before any of its rows is saved (pre_save, Django's public hook):
+#
+# - a response sent with Cache-Control: no-store (every answer that shows a secret or a
+#   token) keeps no body at all;
+# - headers whose names contain a sensitive word (x-csrftoken, set-cookie, ...) are masked,
+#   in requests and responses;
+# - in query strings and bodies, JSON values under sensitive keys are masked, and so is
+#   anything shaped like a secret we issue (whsec_..., tempo_... API tokens, CSRF tokens
+#   in forms) wherever it appears.
+#
+# Queries are kept out by SILKY_IGNORE_QUERIES (settings): Silk saves them in bulk, which
+# sends no signal.
+
+MASK = "********************"
+NOT_STORED = "(not stored: the response was sent with Cache-Control: no-store)"
+_SECRET_SHAPES = re.compile(
+    r"whsec_[A-Za-z0-9+/=]+"
+    r"|tempo_[A-Za-z0-9_-]{20,}"
+    r"|(?<=name=\"csrfmiddlewaretoken\" value=\")[^\"]+"
+)
+
+
+def _sensitive_names() -> re.Pattern:
+    words = sorted(settings.SILKY_SENSITIVE_KEYS)
+    return re.compile("|".join(re.escape(word) for word in words), re.IGNORECASE)
+
+
+def _masked_value(value, names: re.Pattern):
+    if isinstance(value, dict):
+        return {
+            key: MASK if names.search(str(key)) else _masked_value(item, names) for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked_value(item, names) for item in value]
+    if isinstance(value, str):
+        return _SECRET_SHAPES.sub(MASK, value)
+    return value
+
+
+def _masked_text(text, names: re.Pattern):
+    """A body or query string: JSON is masked by key and shape, any other text by shape."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            return text
+    if not text:
+        return text
+    text = str(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _SECRET_SHAPES.sub(MASK, text)
+    if isinstance(data, dict | list):
+        return json.dumps(_masked_value(data, names), indent=4, sort_keys=True)
+    return _SECRET_SHAPES.sub(MASK, text)
+
+
+def _masked_headers(encoded: str | None, names: re.Pattern) -> tuple[str | None, dict]:
+    try:
+        headers = json.loads(encoded or "{}")
+    except ValueError:
+        headers = None
+    if not isinstance(headers, dict):
+        # Nothing we can read is kept: an empty set of headers.
+        return "{}", {}
+    masked = {
+        name: MASK if names.search(name) else _SECRET_SHAPES.sub(MASK, str(value))
+        for name, value in headers.items()
+    }
+    return json.dumps(masked), headers
+
+
+def silk_request_scrub(sender, instance, **kwargs) -> None:
+    """pre_save of silk.Request: mask secrets in its headers, query string and body."""
+    names = _sensitive_names()
+    instance.encoded_headers, _ = _masked_headers(instance.encoded_headers, names)
+    instance.query_params = _masked_text(instance.query_params, names)
+    instance.body = _masked_text(instance.body, names)
+    instance.raw_body = _masked_text(instance.raw_body, names)
+
+
+def silk_response_scrub(sender, instance, **kwargs) -> None:
+    """pre_save of silk.Response: no body for no-store answers; secrets masked in the rest."""
+    names = _sensitive_names()
+    instance.encoded_headers, headers = _masked_headers(instance.encoded_headers, names)
+    cache_control = next((str(v) for k, v in headers.items() if k.lower() == "cache-control"), "")
+    if "no-store" in cache_control.lower():
+        instance.body = NOT_STORED
+        instance.raw_body = ""
+        return
+    instance.body = _masked_text(instance.body, names)
+    if instance.raw_body:
+        try:
+            raw = base64.b64decode(instance.raw_body).decode("utf-8")
+        except ValueError:
+            # Not text: nothing of ours to find in it, and nothing Silk could show either.
+            instance.raw_body = ""
+            return
+        instance.raw_body = base64.b64encode(_masked_text(raw, names).encode("utf-8")).decode("ascii")
+
+
+def silk_masking_connect() -> None:
+    """Mask what Silk stores (called from MonitoringConfig.ready)."""
+    from django.db.models.signals import pre_save
+    from silk.models import Request, Response
+
+    pre_save.connect(silk_request_scrub, sender=Request, dispatch_uid="monitoring.silk_request_scrub")
+    pre_save.connect(silk_response_scrub, sender=Response, dispatch_uid="monitoring.silk_response_scrub")
