@@ -67,6 +67,78 @@ def test_non_staff_gets_403_and_cannot_upload(alice_client):
     assert not Job.objects.exists()
 
 
+@pytest.fixture
+def body_reads(monkeypatch) -> dict:
+    """Bytes the app read of request bodies, and temporary upload files it created."""
+    from django.core.files.uploadhandler import TemporaryFileUploadHandler
+    from django.test.client import FakePayload
+
+    seen = {"bytes": 0, "temporary_files": 0}
+    read, readline, new_file = FakePayload.read, FakePayload.readline, TemporaryFileUploadHandler.new_file
+
+    def counted_read(self, *args):
+        data = read(self, *args)
+        seen["bytes"] += len(data)
+        return data
+
+    def counted_readline(self, *args):
+        data = readline(self, *args)
+        seen["bytes"] += len(data)
+        return data
+
+    def counted_new_file(self, *args, **kwargs):
+        seen["temporary_files"] += 1
+        return new_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(FakePayload, "read", counted_read)
+    monkeypatch.setattr(FakePayload, "readline", counted_readline)
+    monkeypatch.setattr(TemporaryFileUploadHandler, "new_file", counted_new_file)
+    return seen
+
+
+@pytest.mark.parametrize("target", ["page", "api-session", "api-token"])
+@pytest.mark.parametrize(
+    ("size", "most_read"),
+    # Over the form limit (DATA_UPLOAD_MAX_MEMORY_SIZE): not read at all. Under it: read
+    # up to where the file starts (one 64 KiB read buffer), never the file.
+    [(5_000_000, 0), (2_000_000, 140_000)],
+    ids=["5MB", "2MB"],
+)
+def test_non_staff_upload_is_refused_before_the_file_is_read(alice, body_reads, target, size, most_read):
+    client = Client()
+    if target == "api-token":
+        _, token = api_token_create(user=alice)
+        client = Client(headers={"Authorization": f"Bearer {token}"})
+    else:
+        client.force_login(alice)
+    upload = csv_file(ORDERS_HEADER + b"x" * size)
+
+    response = client.post(PAGE if target == "page" else API, {"table": "orders", "file": upload})
+
+    assert response.status_code == 403
+    assert body_reads["bytes"] <= most_read
+    assert body_reads["temporary_files"] == 0
+    assert stored_uploads() == []
+    assert not Job.objects.exists()
+
+
+def test_staff_upload_of_the_same_size_is_read_in_full(ops_client, body_reads):
+    response = ops_client.post(API, {"table": "orders", "file": csv_file(ORDERS_CSV + b"x" * 3_000_000)})
+
+    # Read in full and streamed to a temporary file (then refused for its bad line).
+    assert body_reads["bytes"] > 3_000_000
+    assert body_reads["temporary_files"] == 1
+    assert response.status_code in (202, 422)
+
+
+def test_non_staff_multipart_form_without_a_file_still_arrives(alice_client):
+    # The login form, as the test client sends it (multipart): fields before any file are read.
+    response = alice_client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
+
+    assert response.status_code == 200
+    assert "correct username and password" in response.text
+
+
 def test_staff_sees_the_form_and_recent_imports_in_few_queries(
     ops_client, ops, django_assert_max_num_queries
 ):
