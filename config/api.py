@@ -2,7 +2,7 @@
 
 from ninja import NinjaAPI
 
-from apps.core.api import api_auth, install_error_handlers
+from apps.core.api import StrictJsonParser, api_auth, install_error_handlers
 
 api = NinjaAPI(
     title="Tempo API",
@@ -10,6 +10,7 @@ api = NinjaAPI(
     description="Authenticate with a session (and its CSRF token) or `Authorization: Bearer <token>` "
     "(create one with `manage.py create_api_token USERNAME`).",
     auth=api_auth,
+    parser=StrictJsonParser(),
     urls_namespace="api",
 )
 install_error_handlers(api)

@@ -6,9 +6,11 @@ DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "ninja",
+    "axes",
+    "csp",
     "health_check",
     "django_q",
     "apps.core",
@@ -57,7 +61,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside everything that can answer an error under /api/, so that each one is JSON.
+    "apps.core.middleware.ApiErrorBodyMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
+    "apps.core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before anything (Silk, views, the admin) hands a NUL or an oversized body on.
+    "apps.core.middleware.RequestGuardMiddleware",
     # Read-your-writes replica routing: after request metrics, before Silk (DESIGN.md).
     "apps.core.middleware.ReplicaRoutingMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a login refused by the lockout into the login page with the reason.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The debug toolbar costs every request; it exists only with DEBUG on.
@@ -87,6 +99,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "csp.context_processors.nonce",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -208,6 +221,42 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+# Login lockout (django-axes, apps.core.lockout): after this many failed logins of one
+# username from one client address, that pair is refused for the cool-off, even with the
+# right password; a success before then clears the count. Counted in the database, so a
+# Redis restart forgets no lockout. `manage.py axes_reset_username NAME` (or axes_reset_ip,
+# axes_reset) lifts one early.
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
+AUTHENTICATION_BACKENDS = [
+    "apps.core.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Attempts during a lockout neither extend it nor grow its row.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "apps.core.access.client_address"
+AXES_LOCKOUT_CALLABLE = "apps.core.lockout.lockout_response"
+# A row per successful login, never pruned: not kept (failures and lockouts are).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# Password reset e-mails asked for from one client address, and for one e-mail address,
+# per hour; more are refused (429) with the form and the time to wait.
+PASSWORD_RESET_ADDRESS_LIMIT = env.int("PASSWORD_RESET_ADDRESS_LIMIT", default=10)
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+# API bearer tokens: after this many wrong tokens from one client address within the window
+# (seconds), every bearer request from it answers 429 with Retry-After until the window ends,
+# without looking the token up.
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", default=20)
+API_TOKEN_FAILURE_WINDOW = env.int("API_TOKEN_FAILURE_WINDOW", default=600)
+# Proxies in front of the app that append the peer to X-Forwarded-For (the nginx balancer
+# in deploy/: 1). The client address used by the login lockout and the rate limits is the
+# entry this many places from the right; 0 uses the connection's address (REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Internationalisation -----------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -255,6 +304,30 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp; apps.core.middleware): scripts and styles from this
+# site only, never inline; an inline <script> needs nonce="{{ request.csp_nonce }}". Silk's
+# pages (staff only) carry inline handlers and get script and style 'unsafe-inline'.
+_SELF, _NONE = "'self'", "'none'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF, NONCE],
+        "style-src": [_SELF],
+        # Data URIs: the admin's and Swagger UI's small icons.
+        "img-src": [_SELF, "data:"],
+        "connect-src": [_SELF],
+        "font-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    }
+}
+# Browser features the site never uses, refused for it and for anything it embeds.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+    "magnetometer=(), gyroscope=(), accelerometer=()"
+)
 
 # --- Tempo --------------------------------------------------------------------------
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
@@ -426,6 +499,8 @@ LOGGING = {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         # django-q2 logs a line per message at INFO; our "apps.jobs" logger tells the story.
         "django-q": {"level": env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING")},
+        # django-axes logs every login at INFO; failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 # What Silk stores holds no secret (apps.monitoring.silk_sampling masks the rest): these

@@ -1,15 +1,24 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, include, path
+from silk import urls as silk_urls
 
-from apps.core.views import ReadinessView, healthz
+from apps.core.views import ReadinessView, ThrottledPasswordResetView, healthz, missing_is_404
 from apps.monitoring.views.prometheus import metrics
 from config.api import api
+
+# Silk's detail views let an unknown id escape as DoesNotExist (a 500): each answers 404.
+silk_patterns = [
+    URLPattern(pattern.pattern, missing_is_404(pattern.callback), pattern.default_args, pattern.name)
+    for pattern in silk_urls.urlpatterns
+]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
+    # Before Django's own: the same view, throttled per client address and per e-mail.
+    path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
     path("jobs/", include("apps.jobs.urls")),
@@ -17,7 +26,7 @@ urlpatterns = [
     path("reports/", include("apps.reports.urls")),
     path("monitoring/", include("apps.monitoring.urls")),
     path("metrics", metrics, name="metrics"),
-    path("silk/", include("silk.urls", namespace="silk")),
+    path("silk/", include((silk_patterns, silk_urls.app_name), namespace="silk")),
     path("", include("apps.commerce.urls")),
 ]
 

@@ -1,8 +1,10 @@
-"""Access decorators shared by the apps' server-rendered pages."""
+"""Access decorators shared by the apps' server-rendered pages, and the client's address."""
 
+import ipaddress
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponseBase
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -34,3 +36,24 @@ def safe_next_url(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address of the client, as the login lockout and the rate limits count it.
+
+    Behind TRUSTED_PROXY_COUNT proxies that each append the address they saw to
+    X-Forwarded-For, the client is that many entries from the right: whatever the client
+    wrote itself stands further left and is never believed. "" when there is none.
+    """
+    proxies = settings.TRUSTED_PROXY_COUNT
+    address = request.META.get("REMOTE_ADDR") or ""
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= proxies and forwarded[-proxies]:
+            address = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        # Not an address (a misconfigured proxy, a request built in code): the lockout's
+        # address column holds addresses only.
+        return ""

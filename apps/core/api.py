@@ -3,19 +3,66 @@
 import base64
 import binascii
 import json
+import re
 
 from django.conf import settings
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer, SessionAuth
+from ninja.parser import Parser
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
+from apps.core.access import client_address
+from apps.core.ratelimit import rate_limit_hit, rate_limit_peek
 from apps.core.selectors import api_token_get_active
 from apps.core.services import api_token_touch
 
+AUTHENTICATION_REQUIRED = "Authentication required: log in or send 'Authorization: Bearer <token>'."
+TOKEN_FAILURES_SCOPE = "api-token-failures"  # noqa: S105 (a rate-limit scope name)
+
+
+class InvalidToken(AuthenticationError):
+    """401 for an Authorization header that names no active token."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            401,
+            "Authentication required: the bearer token is unknown, expired or revoked "
+            "(send 'Authorization: Bearer <token>').",
+        )
+
 
 class TokenAuth(HttpBearer):
-    """`Authorization: Bearer tempo_…` with a personal API token."""
+    """`Authorization: Bearer tempo_…` with a personal API token.
+
+    A request that carries an Authorization header is judged by it alone: a wrong one is a
+    401 even when the request also has a valid session. Wrong ones are counted per client
+    address; past API_TOKEN_FAILURE_LIMIT in API_TOKEN_FAILURE_WINDOW seconds, every bearer
+    request from that address is a 429 (with Retry-After) until the window ends, before any
+    lookup, so that guessing costs the database nothing.
+    """
+
+    def __call__(self, request: HttpRequest):
+        header = request.headers.get(self.header)
+        if header is None:
+            return None
+        address = client_address(request)
+        window = settings.API_TOKEN_FAILURE_WINDOW
+        limit = settings.API_TOKEN_FAILURE_LIMIT
+        state = rate_limit_peek(scope=TOKEN_FAILURES_SCOPE, key=address, limit=limit, window=window)
+        if not state.allowed:
+            raise TooManyRequests(
+                f"Too many requests with a wrong API token from your address; "
+                f"try again in {state.retry_after} seconds.",
+                retry_after=state.retry_after,
+            )
+        scheme, _, token = header.partition(" ")
+        user = self.authenticate(request, token.strip()) if scheme.lower() == self.openapi_scheme else None
+        if user is None:
+            rate_limit_hit(scope=TOKEN_FAILURES_SCOPE, key=address, limit=limit, window=window)
+            raise InvalidToken()
+        return user
 
     def authenticate(self, request: HttpRequest, token: str):
         api_token = api_token_get_active(raw=token)
@@ -27,8 +74,57 @@ class TokenAuth(HttpBearer):
         return api_token.user
 
 
-# Token first: a request that carries a bearer token is judged by it alone.
+class SessionAuth(NinjaSessionAuth):
+    """The browser's session, with its CSRF token on unsafe methods.
+
+    Only without an Authorization header (TokenAuth judges those), and only for a logged-in
+    user: an anonymous request is a 401, not a 403 about a CSRF token it has no use for.
+    """
+
+    def __call__(self, request: HttpRequest):
+        if "HTTP_AUTHORIZATION" in request.META or not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
+# Token first: a request that carries an Authorization header is judged by it alone.
 api_auth = [TokenAuth(), SessionAuth(csrf=True)]
+
+# NUL and lone surrogates: PostgreSQL text holds neither (a DataError, or an encoding error).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+class UnstorableText(HttpError):
+    def __init__(self, character: str) -> None:
+        if character == "\x00":
+            message = "Invalid input: text may not contain NUL characters (\\u0000)."
+        else:
+            message = "Invalid input: text may not contain unpaired surrogates (\\ud800-\\udfff)."
+        super().__init__(422, message)
+
+
+class StrictJsonParser(Parser):
+    """JSON bodies whose every string (keys too) the database can store, or a 422."""
+
+    def parse_body(self, request: HttpRequest):
+        data = super().parse_body(request)
+        _check_strings(data)
+        return data
+
+
+def _check_strings(value) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = _UNSTORABLE.search(item)
+            if found:
+                raise UnstorableText(found.group())
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def install_error_handlers(api: NinjaAPI) -> None:
@@ -47,12 +143,11 @@ def install_error_handlers(api: NinjaAPI) -> None:
         )
 
     @api.exception_handler(AuthenticationError)
-    def authentication_error(request, exc):
-        return api.create_response(
-            request,
-            {"message": "Authentication required: log in or send 'Authorization: Bearer <token>'."},
-            status=401,
-        )
+    def authentication_error(request, exc: AuthenticationError):
+        message = exc.message if isinstance(exc, InvalidToken) else AUTHENTICATION_REQUIRED
+        response = api.create_response(request, {"message": message}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
 
     @api.exception_handler(Http404)
     def not_found(request, exc):
@@ -60,6 +155,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
+        # Ninja wraps whatever a body parser raises in a 400 "Cannot parse request body";
+        # the parser's own HttpError (UnstorableText's 422) says more.
+        if exc.status_code == 400 and isinstance(exc.__cause__, HttpError):
+            exc = exc.__cause__
         response = api.create_response(request, {"message": exc.message}, status=exc.status_code)
         if isinstance(exc, TooManyRequests):
             response["Retry-After"] = str(exc.retry_after)

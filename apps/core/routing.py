@@ -7,9 +7,9 @@ Rules, in the order the router applies them:
    go to the primary too (read-your-writes). The middleware carries that over to the
    same client's next requests with a short-lived signed cookie.
 2. Tables of apps listed in ``PRIMARY_ONLY_APPS`` (Silk, sessions, django-q2, jobs,
-   monitoring) are
-   always read from the primary: they are written on almost every request or job, and a
-   stale read of them is a bug (a job that looks queued after it started).
+   monitoring, the login lockout's attempts) are always read from the primary: they are
+   written on almost every request or job, and a stale read of them is a bug (a job that
+   looks queued after it started, a lockout that misses the last failures).
 3. Reads inside a transaction on the primary stay on the primary, or they would not see
    the transaction's own writes.
 4. Only flows that opted in read from a replica: web requests (the middleware opts in)
@@ -46,7 +46,7 @@ logger = logging.getLogger("apps.core.routing")
 
 PRIMARY = DEFAULT_DB_ALIAS
 # Always read and written on the primary, whatever the flow.
-PRIMARY_ONLY_APPS = frozenset({"silk", "sessions", "django_q", "jobs", "monitoring"})
+PRIMARY_ONLY_APPS = frozenset({"silk", "sessions", "django_q", "jobs", "monitoring", "axes"})
 # Where the monitor publishes what it saw, for the performance admin (all processes).
 STATUS_CACHE_KEY = "core:replicas:status"
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "tempo.example.com",
     "SECURE_SSL_REDIRECT": "1",
     "SECURE_PROXY_SSL_HEADER_ENABLED": "1",
+    "EMAIL_URL": "smtp+tls://tempo:mail-password@mail.example.com:587",
 }
 
 
@@ -33,6 +35,15 @@ def test_production_values_pass_the_deploy_checks():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize("email_url", ["consolemail://", "filemail:///tmp/tempo-mail", "memorymail://"])
+def test_deploy_check_fails_when_mail_would_land_in_the_log(email_url):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **{**PRODUCTION, "EMAIL_URL": email_url})
+
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr
+    assert "password reset links end up in the web log" in result.stderr
 
 
 def test_missing_secret_key_with_debug_off_is_one_line_naming_it():
