@@ -218,7 +218,7 @@ def measure_enqueue_in_process(requests: int, owner) -> list[float]:
     latencies = []
     for _ in range(requests):
         began = time.perf_counter()
-        services.enqueue("diagnostics.noop", owner=owner, check_public=True)
+        services.enqueue("diagnostics.noop", owner=owner, user_submitted=True)
         latencies.append((time.perf_counter() - began) * 1000)
     return latencies
 
@@ -257,6 +257,8 @@ def main() -> int:
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
     # A log line per enqueue or task would be part of what is measured.
     os.environ["LOG_LEVEL"] = os.environ["JOBS_BROKER_LOG_LEVEL"] = "WARNING"
+    # The per-user quota is checked (and its cost measured) but never reached by the burst.
+    os.environ.setdefault("JOBS_USER_MAX_ACTIVE", "1000000")
     sys.path.insert(0, str(ROOT))
     import django
 

@@ -337,7 +337,10 @@ TPCH_GENERATOR = env.str("TPCH_GENERATOR", default="tpchgen-cli")
 # --- Jobs (django-q2: one cluster per queue) ----------------------------------------
 # Each queue's workers run in their own `qcluster` process, started with
 # Q_CLUSTER_NAME=<queue> (Procfile). Without REDIS_URL the broker is the database.
+# "system" runs the scheduled and internal kinds (roll-ups, alerts, prunes): users cannot
+# submit to it, so no backlog of theirs delays them.
 JOBS_WORKERS = {
+    "system": env.int("JOBS_WORKERS_SYSTEM", default=2),
     "high": env.int("JOBS_WORKERS_HIGH", default=2),
     "default": env.int("JOBS_WORKERS_DEFAULT", default=2),
     "low": env.int("JOBS_WORKERS_LOW", default=1),
@@ -379,6 +382,14 @@ JOBS_REPUBLISH_AFTER = env.float("JOBS_REPUBLISH_AFTER", default=10.0)
 JOBS_REPUBLISH_MAX_AGE = env.float("JOBS_REPUBLISH_MAX_AGE", default=600.0)
 JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=30)
 JOBS_DISPATCHER_INTERVAL = env.float("JOBS_DISPATCHER_INTERVAL", default=0.5)
+# A job may be scheduled (run_at) at most this many days ahead.
+JOBS_MAX_SCHEDULE_DAYS = env.int("JOBS_MAX_SCHEDULE_DAYS", default=365)
+# Jobs one (non-staff) user may have waiting or running at once, of the kinds users submit;
+# over it, a submit is refused (API: 429). 0 turns the quota off. Jobs the system queues on
+# a user's behalf (e-mails, webhook deliveries) are neither counted nor refused.
+JOBS_USER_MAX_ACTIVE = env.int("JOBS_USER_MAX_ACTIVE", default=20)
+# Seconds a refused submit is told to wait (Retry-After) before trying again.
+JOBS_QUOTA_RETRY_AFTER = env.int("JOBS_QUOTA_RETRY_AFTER", default=30)
 
 # --- Notifications (issue 7: add this app's settings here) ---------------------------
 # Webhooks go to globally routable addresses only (SSRF: apps.core.outbound). On, this lets
@@ -403,6 +414,9 @@ REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 REPORTS_STORAGE_PREFIX = env.str("REPORTS_STORAGE_PREFIX", default="reports")
 # Rows fetched per round trip from the server-side cursor that feeds a report or export.
 REPORTS_CHUNK_ROWS = env.int("REPORTS_CHUNK_ROWS", default=5000)
+# Report runs one (non-staff) user may have waiting or running at once (they also count
+# towards JOBS_USER_MAX_ACTIVE); 0 turns this quota off.
+REPORTS_USER_MAX_ACTIVE = env.int("REPORTS_USER_MAX_ACTIVE", default=5)
 # Imports: a larger upload is refused before any of it is stored (the first upload
 # handler checks it; it applies to every upload of the site).
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)

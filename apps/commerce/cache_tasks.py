@@ -73,7 +73,7 @@ class WarmParams(BaseModel):
 # window is longer than the period); `manage.py warm_cache` does the same after a deploy.
 @job(
     "commerce.cache_warm",
-    queue=Queue.LOW,
+    queue=Queue.SYSTEM,
     max_attempts=1,
     timeout=600,
     params=WarmParams,

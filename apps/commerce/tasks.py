@@ -57,7 +57,9 @@ def import_csv(ctx, params: ImportParams) -> dict:
     return outcome.as_result()
 
 
-@job("commerce.import_uploads_prune", queue=Queue.LOW, max_attempts=3, timeout=600, every=timedelta(hours=6))
+@job(
+    "commerce.import_uploads_prune", queue=Queue.SYSTEM, max_attempts=3, timeout=600, every=timedelta(hours=6)
+)
 def import_uploads_prune(ctx, params) -> dict:
     """Deletes stored import uploads older than IMPORT_UPLOAD_RETENTION_DAYS."""
     return {"deleted": services.import_uploads_prune()}

@@ -7,21 +7,36 @@ while new rows arrive. One query per page, on an index ending in (-created_at).
 import datetime
 
 from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
 
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
 
 PageKey = tuple[datetime.datetime, int]
 
 
+# Ids are bigints at most.
+MAX_ID = 2**63 - 1
+
+
 def page_key_decode(cursor: str | None) -> PageKey | None:
-    """The (created_at, id) key in a pager link; None if absent or damaged."""
+    """The (created_at, id) key in a pager link; None if absent, damaged or not one a page
+    could have issued: a time without a zone or ahead of now (a row's created_at never is),
+    an id that is not a positive bigint."""
     if not cursor:
         return None
     try:
         created_at, pk = cursor_decode(cursor, length=2)
-        return datetime.datetime.fromisoformat(created_at), int(pk)
-    except (InvalidCursor, TypeError, ValueError):
+        moment = datetime.datetime.fromisoformat(created_at)
+        if moment.tzinfo is None:
+            return None
+        # In UTC, as the database compares it: near year 1 or 9999 that overflows.
+        if moment.astimezone(datetime.UTC) > timezone.now() + datetime.timedelta(days=1):
+            return None
+    except (InvalidCursor, TypeError, ValueError, OverflowError):
         return None
+    if type(pk) is not int or not 0 < pk <= MAX_ID:
+        return None
+    return moment, pk
 
 
 def newest_first_page(

@@ -4,7 +4,6 @@ Users see and act on their own jobs only (another user's job is a 404, never a 4
 staff see all of them. Non-staff may submit only the kinds marked ``public``.
 """
 
-import datetime
 from urllib.parse import urlencode
 from uuid import UUID
 
@@ -13,7 +12,8 @@ from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode, page_limit
+from apps.core.api import InvalidCursor, TooManyRequests, cursor_encode, page_limit
+from apps.core.pagination import page_key_decode
 from apps.jobs import selectors, services
 from apps.jobs.registry import UnknownJobKind, kind_get, kinds_all
 from apps.jobs.schemas import (
@@ -34,12 +34,8 @@ ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def _job_key_from_cursor(cursor: str) -> selectors.JobKey:
-    created_at, pk = cursor_decode(cursor, length=2)
-    try:
-        key = (datetime.datetime.fromisoformat(created_at), int(pk))
-    except (TypeError, ValueError):
-        raise InvalidCursor() from None
-    if key[0].tzinfo is None:
+    key = page_key_decode(cursor)
+    if key is None:
         raise InvalidCursor()
     return key
 
@@ -69,10 +65,12 @@ def list_kinds(request: HttpRequest):
 
 @router.post(
     "",
-    response={202: JobOut, 403: ErrorOut, 409: ErrorOut, **ERRORS},
+    response={202: JobOut, 403: ErrorOut, 409: ErrorOut, 429: ErrorOut, **ERRORS},
     summary="Submit a job",
     description="Accepted jobs run in the background: poll the returned `url` (also in the "
-    "`Location` header) or open `page_url`.",
+    "`Location` header) or open `page_url`. `run_at` may be at most JOBS_MAX_SCHEDULE_DAYS ahead. "
+    "Non-staff users may choose the kind's own queue or a lower one, and have at most "
+    "JOBS_USER_MAX_ACTIVE jobs waiting or running (429 with `Retry-After` when over).",
 )
 def submit_job(request: HttpRequest, payload: JobIn, response: HttpResponse):
     try:
@@ -81,8 +79,6 @@ def submit_job(request: HttpRequest, payload: JobIn, response: HttpResponse):
         raise HttpError(
             422, f"Unknown job kind {payload.kind!r}; GET /api/jobs/kinds lists the ones you may submit."
         ) from None
-    if not kind.public and not request.user.is_staff:
-        raise HttpError(403, f"Job kind {kind.name!r} can only be submitted by staff.")
     try:
         job = services.enqueue(
             kind.name,
@@ -92,8 +88,12 @@ def submit_job(request: HttpRequest, payload: JobIn, response: HttpResponse):
             run_at=payload.run_at,
             idempotency_key=payload.idempotency_key,
             webhook_url=payload.webhook_url or "",
-            check_public=True,
+            user_submitted=True,
         )
+    except services.JobQuotaExceeded as exc:
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
+    except services.JobNotAllowed as exc:
+        raise HttpError(403, str(exc)) from None
     except services.JobInputError as exc:
         raise HttpError(422, str(exc)) from None
     if payload.idempotency_key and (
@@ -167,12 +167,16 @@ def cancel_job(request: HttpRequest, job_id: str):
 
 @router.post(
     "/{job_id}/retry",
-    response={202: JobOut, 409: ErrorOut, **ERRORS},
+    response={202: JobOut, 403: ErrorOut, 409: ErrorOut, 429: ErrorOut, **ERRORS},
     summary="Retry a failed job now, or replay a dead or cancelled one",
 )
 def retry_job(request: HttpRequest, job_id: str):
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
     try:
         return Status(202, services.job_retry(job=job, by=request.user))
+    except services.JobQuotaExceeded as exc:
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
+    except services.JobNotAllowed as exc:
+        raise HttpError(403, str(exc)) from None
     except services.JobStateError as exc:
         raise HttpError(409, str(exc)) from None

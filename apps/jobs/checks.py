@@ -4,6 +4,10 @@ from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 from apps.jobs.models import Queue
+from apps.jobs.registry import kinds_all
+
+# A century: further than anyone plans a job, and far inside what a datetime can hold.
+MAX_SCHEDULE_DAYS = 36_500
 
 
 @register(Tags.compatibility)
@@ -46,5 +50,32 @@ def queues_configured(app_configs, **kwargs) -> list[Error]:
                 "or live jobs would be taken for lost.",
                 id="jobs.E006",
             )
+        )
+    errors += _limits_checked()
+    return errors
+
+
+def _limits_checked() -> list[Error]:
+    errors = []
+    days = getattr(settings, "JOBS_MAX_SCHEDULE_DAYS", None)
+    if not isinstance(days, int) or not 1 <= days <= MAX_SCHEDULE_DAYS:
+        errors.append(
+            Error(
+                f"JOBS_MAX_SCHEDULE_DAYS must be a whole number from 1 to {MAX_SCHEDULE_DAYS} "
+                f"(got {days!r}).",
+                id="jobs.E007",
+            )
+        )
+    quotas = {"JOBS_USER_MAX_ACTIVE"} | {kind.user_quota.setting for kind in kinds_all() if kind.user_quota}
+    for name in sorted(quotas):
+        value = getattr(settings, name, None)
+        if not isinstance(value, int) or value < 0:
+            errors.append(
+                Error(f"{name} must be a whole number, 0 (no quota) or more (got {value!r}).", id="jobs.E008")
+            )
+    retry_after = getattr(settings, "JOBS_QUOTA_RETRY_AFTER", None)
+    if not isinstance(retry_after, int) or retry_after < 1:
+        errors.append(
+            Error(f"JOBS_QUOTA_RETRY_AFTER must be at least 1 second (got {retry_after!r}).", id="jobs.E009")
         )
     return errors

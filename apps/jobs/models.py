@@ -1,5 +1,6 @@
 """Tracked background jobs. The Job row is the source of truth; the broker is a fast path."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -19,12 +20,27 @@ class Status(models.TextChoices):
 
 FINAL_STATUSES = (Status.SUCCEEDED, Status.DEAD, Status.CANCELLED)
 WAITING_STATUSES = (Status.SCHEDULED, Status.QUEUED, Status.FAILED)
+# Waiting or running: what a user's quota counts.
+ACTIVE_STATUSES = (*WAITING_STATUSES, Status.RUNNING)
 
 
 class Queue(models.TextChoices):
+    # The scheduled and internal kinds (roll-ups, alerts, prunes): no user can put a job
+    # here, so nobody's backlog delays them.
+    SYSTEM = "system", "System"
     HIGH = "high", "High"
     DEFAULT = "default", "Default"
     LOW = "low", "Low"
+
+
+# Higher runs sooner: a user may choose a kind's own queue or a lower one (staff: any).
+QUEUE_RANK = {Queue.LOW: 0, Queue.DEFAULT: 1, Queue.HIGH: 2, Queue.SYSTEM: 3}
+
+# What Python's datetime can hold, less a day so that showing it in any local time zone
+# cannot overflow either. PostgreSQL stores years up to 294276, but psycopg cannot read a
+# value past datetime's range back, and every list showing the row would fail.
+READABLE_MIN = datetime.datetime.min.replace(tzinfo=datetime.UTC) + datetime.timedelta(days=1)
+READABLE_MAX = datetime.datetime.max.replace(tzinfo=datetime.UTC) - datetime.timedelta(days=1)
 
 
 class Job(models.Model):
@@ -86,6 +102,12 @@ class Job(models.Model):
                 condition=Q(idempotency_key__isnull=False, owner__isnull=True),
                 name="job_system_idempotency_uniq",
             ),
+            # The services bound run_at far tighter (JOBS_MAX_SCHEDULE_DAYS); this keeps
+            # any writer, raw SQL included, from storing a time that cannot be read back.
+            models.CheckConstraint(
+                condition=Q(run_at__isnull=True) | Q(run_at__gte=READABLE_MIN, run_at__lte=READABLE_MAX),
+                name="job_run_at_readable",
+            ),
         ]
         # Every state change rewrites the row and each index entry it has, so the
         # dispatcher's indexes are partial: a job is in at most one of them at a time.
@@ -107,6 +129,10 @@ class Job(models.Model):
             # Pages and dashboards.
             models.Index(fields=["owner", "-created_at"], name="job_owner_created_idx"),
             models.Index(fields=["kind", "status"], name="job_kind_status_idx"),
+            # Per-user quotas count a user's waiting and running jobs by kind on each submit.
+            models.Index(
+                fields=["owner", "kind"], condition=Q(status__in=ACTIVE_STATUSES), name="job_owner_active_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
 from apps.jobs.models import Queue
@@ -11,6 +12,20 @@ from apps.jobs.models import Queue
 
 class NoParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class UserQuota:
+    """A kind's own cap on how many of its jobs one user may have waiting or running."""
+
+    # The setting that holds the cap, read at each submit; 0 means no cap.
+    setting: str
+    # What the jobs are to the user, for the refusal: "report runs".
+    noun: str
+
+    @property
+    def limit(self) -> int:
+        return int(getattr(settings, self.setting))
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,14 @@ class JobKind:
     description: str
     # Run by the dispatcher on this period (a schedule), or None.
     every: timedelta | None = None
+    # Tighter bounds for what a non-staff user submits (staff get ``params``), or None.
+    user_params: type[BaseModel] | None = None
+    # A cap of this kind's own, besides JOBS_USER_MAX_ACTIVE, or None.
+    user_quota: UserQuota | None = None
+
+    def params_for(self, *, staff: bool) -> type[BaseModel]:
+        """The parameter model a submit is checked with."""
+        return self.params if staff or self.user_params is None else self.user_params
 
 
 class UnknownJobKind(LookupError):
@@ -49,12 +72,22 @@ def job(
     retry_backoff: float = 10.0,
     retry_backoff_max: float = 3600.0,
     every: timedelta | None = None,
+    user_params: type[BaseModel] | None = None,
+    user_quota: UserQuota | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register ``func(ctx, params)`` as a job kind. Its docstring describes it to users."""
+    """Register ``func(ctx, params)`` as a job kind. Its docstring describes it to users.
+
+    Scheduled kinds (``every``) run on the system queue, which users cannot reach; a
+    public kind cannot be put there.
+    """
     if queue not in Queue.values:
         raise ValueError(f"Job kind {name!r}: queue must be one of {', '.join(Queue.values)}")
     if max_attempts < 1 or timeout < 1:
         raise ValueError(f"Job kind {name!r}: max_attempts and timeout must be at least 1")
+    if public and queue == Queue.SYSTEM:
+        raise ValueError(f"Job kind {name!r}: a public kind cannot run on the system queue")
+    if every is not None and queue != Queue.SYSTEM:
+        raise ValueError(f"Job kind {name!r}: a scheduled kind runs on the system queue")
 
     def register(func: Callable) -> Callable:
         if name in _kinds and _kinds[name].func is not func:
@@ -71,6 +104,8 @@ def job(
             retry_backoff_max=retry_backoff_max,
             description=(func.__doc__ or "").strip().split("\n")[0],
             every=every,
+            user_params=user_params,
+            user_quota=user_quota,
         )
         return func
 

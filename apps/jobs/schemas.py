@@ -26,9 +26,15 @@ class ErrorOut(Schema):
 class JobIn(Schema):
     kind: str = Field(description="A job kind from `GET /api/jobs/kinds`.", max_length=100)
     params: dict[str, Any] = Field(default_factory=dict, description="The kind's parameters.")
-    queue: JobQueue | None = Field(None, description="Override the kind's queue (high, default, low).")
+    queue: JobQueue | None = Field(
+        None,
+        description="Run on this queue instead of the kind's own: the kind's queue or a lower one "
+        "(low < default < high); staff may choose any.",
+    )
     run_at: datetime.datetime | None = Field(
-        None, description="Run no earlier than this time (ISO 8601 with a timezone); default now."
+        None,
+        description="Run no earlier than this time (ISO 8601 with a timezone; at most "
+        "JOBS_MAX_SCHEDULE_DAYS ahead); default, or a time already past: now.",
     )
     idempotency_key: str | None = Field(
         None,
@@ -169,5 +175,8 @@ class JobKindOut(Schema):
     params_schema: dict[str, Any] = Field(description="JSON Schema of the kind's `params`.")
 
     @staticmethod
-    def resolve_params_schema(obj) -> dict:
-        return obj.params.model_json_schema()
+    def resolve_params_schema(obj, context: Any) -> dict:
+        # Non-staff see the bounds their own submits are checked with.
+        request = (context or {}).get("request")
+        staff = request is not None and request.user.is_staff
+        return obj.params_for(staff=staff).model_json_schema()

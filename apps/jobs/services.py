@@ -14,13 +14,24 @@ from typing import Any
 
 import pydantic
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.core import outbound
 from apps.jobs import broker
-from apps.jobs.models import FINAL_STATUSES, WAITING_STATUSES, Job, JobAttempt, Queue, Status
+from apps.jobs.models import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    QUEUE_RANK,
+    WAITING_STATUSES,
+    Job,
+    JobAttempt,
+    Queue,
+    Status,
+)
 from apps.jobs.registry import JobKind, UnknownJobKind, kind_get, kinds_all
 from apps.jobs.signals import job_finished, job_started
 
@@ -29,10 +40,28 @@ logger = logging.getLogger("apps.jobs")
 LOG_LINES_KEPT = 200
 # Lost attempts (the worker died) that do not count against a job's max_attempts.
 LOST_ATTEMPTS_FORGIVEN = 2
+# A purge cutoff further back than this reaches before any job could exist (and past it,
+# before the first day a date can hold).
+MAX_PURGE_DAYS = 36_500
 
 
 class JobInputError(ValueError):
     """A request for a job that cannot be accepted; the message is for the user."""
+
+
+class JobNotAllowed(JobInputError):
+    """A request only staff may make: a staff-only kind, a queue above the kind's own."""
+
+
+class JobQuotaExceeded(JobInputError):
+    """The owner has as many jobs waiting or running as a quota allows; the message says
+    which quota, its limit and how many are active."""
+
+    def __init__(self, message: str, *, limit: int, active: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.active = active
+        self.retry_after = retry_after
 
 
 class JobStateError(ValueError):
@@ -45,9 +74,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _params_validated(kind: JobKind, params: Any) -> dict:
+def _params_validated(kind: JobKind, params: Any, *, staff: bool = True) -> dict:
     try:
-        model = kind.params.model_validate(params or {})
+        model = kind.params_for(staff=staff).model_validate(params or {})
     except pydantic.ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or 'params'}: {error['msg']}" for error in exc.errors()
@@ -61,6 +90,74 @@ def _publish_on_commit(job: Job) -> None:
     transaction.on_commit(lambda: broker.publish(job_id, queue=queue, timeout=timeout))
 
 
+def run_at_checked(run_at: datetime | None, *, now: datetime) -> datetime | None:
+    """When a job asked to run at ``run_at`` is due: None for now (no time, or one already
+    past), else the time. JobInputError for a time without a timezone, or one further
+    ahead than JOBS_MAX_SCHEDULE_DAYS (compared as instants, whatever the offset)."""
+    if run_at is None:
+        return None
+    if timezone.is_naive(run_at):
+        raise JobInputError("run_at needs a timezone, e.g. 2030-01-01T12:00:00Z.")
+    days = settings.JOBS_MAX_SCHEDULE_DAYS
+    horizon = now + timedelta(days=days)
+    # Aware datetimes compare as instants without being converted: a time near year 9999
+    # with a negative offset would overflow in a conversion to UTC.
+    if run_at > horizon:
+        raise JobInputError(
+            f"run_at can be at most {days} days ahead (until {horizon:%Y-%m-%d %H:%M} UTC); "
+            f"got {run_at.isoformat()}."
+        )
+    return run_at if run_at > now else None
+
+
+def _queue_checked(kind: JobKind, queue: str | None, *, staff: bool) -> str:
+    if queue is None:
+        return kind.queue
+    if queue not in Queue.values:
+        raise JobInputError(f"Unknown queue {queue!r}; use one of {', '.join(Queue.values)}.")
+    if not staff and QUEUE_RANK[queue] > QUEUE_RANK[kind.queue]:
+        allowed = [name for name, rank in QUEUE_RANK.items() if rank <= QUEUE_RANK[kind.queue]]
+        raise JobNotAllowed(
+            f"{kind.name} runs on the {kind.queue} queue; you may choose "
+            f"{' or '.join(sorted(allowed, key=QUEUE_RANK.get, reverse=True))}, "
+            f"only staff a higher one (got {queue!r})."
+        )
+    return queue
+
+
+def _quota_enforce(*, kind: JobKind, owner: AbstractBaseUser) -> None:
+    """Refuse a user's submit over JOBS_USER_MAX_ACTIVE or the kind's own quota.
+
+    Counted: the owner's waiting and running jobs of the kinds users submit (public ones),
+    so that what the system queues on their behalf (e-mails, webhook deliveries) neither
+    counts nor is refused. The owner's row is locked first, in a statement of its own: a
+    user's submits are counted one after the other, each count (a new statement, so a new
+    snapshot) seeing the job the previous submit committed, and a burst of parallel
+    requests cannot all slip under the cap. Call inside a transaction.
+    """
+    caps = []
+    if settings.JOBS_USER_MAX_ACTIVE > 0:
+        caps.append(("all", settings.JOBS_USER_MAX_ACTIVE, "jobs", "JOBS_USER_MAX_ACTIVE"))
+    if kind.user_quota is not None and kind.user_quota.limit > 0:
+        quota = kind.user_quota
+        caps.append(("kind", quota.limit, quota.noun, quota.setting))
+    if not caps:
+        return
+    list(get_user_model()._default_manager.select_for_update().filter(pk=owner.pk).values_list("pk"))
+    active = Job.objects.filter(
+        owner=owner, status__in=ACTIVE_STATUSES, kind__in=[k.name for k in kinds_all() if k.public]
+    ).aggregate(all=Count("id"), kind=Count("id", filter=Q(kind=kind.name)))
+    for which, limit, noun, setting in caps:
+        if active[which] >= limit:
+            raise JobQuotaExceeded(
+                f"You have {active[which]} {noun} waiting or running; the limit is {limit} at a time "
+                f"({setting}). Wait for one to finish, or cancel one, then submit again.",
+                limit=limit,
+                active=active[which],
+                retry_after=settings.JOBS_QUOTA_RETRY_AFTER,
+            )
+
+
 def enqueue(
     kind: str,
     *,
@@ -70,23 +167,29 @@ def enqueue(
     run_at: datetime | None = None,
     idempotency_key: str | None = None,
     webhook_url: str = "",
-    check_public: bool = False,
+    user_submitted: bool = False,
 ) -> Job:
     """Record a job and publish it to its queue when the transaction commits.
 
     A rolled-back transaction leaves no row and publishes nothing. With an
     ``idempotency_key`` already used by the same owner, the existing job is returned.
-    ``check_public`` refuses non-public kinds for non-staff owners (API and pages).
+    ``run_at`` is bounded on every path (run_at_checked).
+
+    ``user_submitted``: the owner asked for this job (API, pages, a command on their
+    behalf), not the system on their behalf. Unless the owner is staff, the kind must be
+    public, the queue no higher than the kind's own, the parameters within the kind's
+    user bounds, and the owner under the quotas (JobNotAllowed, JobInputError,
+    JobQuotaExceeded).
     """
     try:
         job_kind = kind_get(kind)
     except UnknownJobKind as exc:
         raise JobInputError(str(exc)) from None
-    if check_public and not job_kind.public and not (owner is not None and owner.is_staff):
-        raise JobInputError(f"Job kind {kind!r} can only be submitted by staff.")
-    if queue is not None and queue not in Queue.values:
-        raise JobInputError(f"Unknown queue {queue!r}; use one of {', '.join(Queue.values)}.")
-    clean_params = _params_validated(job_kind, params)
+    checked = user_submitted and not (owner is not None and owner.is_staff)
+    if checked and not job_kind.public:
+        raise JobNotAllowed(f"Job kind {kind!r} can only be submitted by staff.")
+    chosen_queue = _queue_checked(job_kind, queue, staff=not checked)
+    clean_params = _params_validated(job_kind, params, staff=not checked)
     if webhook_url:
         try:
             # Refused now, with the reason, rather than only when the delivery is attempted
@@ -94,28 +197,37 @@ def enqueue(
             outbound.url_target(webhook_url)
         except outbound.UrlRefused as exc:
             raise JobInputError(f"webhook_url: {exc}") from None
+    now = timezone.now()
+    due_at = run_at_checked(run_at, now=now)
 
     if idempotency_key:
         existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
 
-    now = timezone.now()
-    due_later = run_at is not None and run_at > now
     job = Job(
         kind=kind,
-        queue=queue or job_kind.queue,
-        status=Status.SCHEDULED if due_later else Status.QUEUED,
+        queue=chosen_queue,
+        status=Status.SCHEDULED if due_at else Status.QUEUED,
         params=clean_params,
         max_attempts=job_kind.max_attempts,
         timeout=job_kind.timeout,
         owner=owner,
         idempotency_key=idempotency_key or None,
         webhook_url=webhook_url or "",
-        run_at=run_at if due_later else None,
-        published_at=None if due_later else now,
+        run_at=due_at,
+        published_at=None if due_at else now,
     )
-    if not idempotency_key:
+    if checked and owner is not None:
+        with transaction.atomic():
+            _quota_enforce(kind=job_kind, owner=owner)
+            return _job_inserted(job)
+    return _job_inserted(job)
+
+
+def _job_inserted(job: Job) -> Job:
+    """INSERT the new job (or return the one that won a race for its idempotency key)."""
+    if not job.idempotency_key:
         # One INSERT; outside a transaction it commits alone (no savepoint round trips).
         job.save(force_insert=True)
     else:
@@ -124,8 +236,8 @@ def enqueue(
                 job.save(force_insert=True)
         except IntegrityError:
             # Another request with the same key won the race: return its job.
-            return Job.objects.get(owner=owner, idempotency_key=idempotency_key)
-    if not due_later:
+            return Job.objects.get(owner=job.owner_id, idempotency_key=job.idempotency_key)
+    if job.status == Status.QUEUED:
         _publish_on_commit(job)
     return job
 
@@ -382,7 +494,9 @@ def job_retry(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
     """Replay a dead or cancelled job, or run a failed one's pending retry now.
 
     The attempt count keeps growing (history stays in JobAttempt); the job gets a fresh
-    budget of its kind's max_attempts.
+    budget of its kind's max_attempts. A replay asked for by a non-staff user is a submit
+    like any other: only of public kinds, and within the quotas (JobNotAllowed,
+    JobQuotaExceeded); operators (staff, commands: ``by`` None) are not limited.
     """
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status not in (Status.DEAD, Status.CANCELLED, Status.FAILED):
@@ -390,6 +504,12 @@ def job_retry(*, job: Job, by: AbstractBaseUser | None = None) -> Job:
     kind = _kind_or_none(job.kind)
     if kind is None:
         raise JobStateError(f"Job kind {job.kind!r} no longer exists; it cannot run again.")
+    if by is not None and not by.is_staff:
+        if not kind.public:
+            raise JobNotAllowed(f"Job kind {job.kind!r} can only be run again by staff.")
+        # A failed job with a retry pending is still counted as waiting; a replay is new work.
+        if job.status != Status.FAILED and job.owner_id is not None:
+            _quota_enforce(kind=kind, owner=job.owner)
     now = timezone.now()
     budget = kind.max_attempts if job.status != Status.FAILED else job.max_attempts - job.attempts
     Job.objects.filter(pk=job.pk).update(
@@ -526,8 +646,8 @@ def jobs_purge(
     Returns how many jobs were (or, with ``dry_run``, would be) deleted. Deletes in
     batches so that a large backlog never holds one long lock or loads every row at once.
     """
-    if older_than_days < 0:
-        raise JobInputError("older_than_days cannot be negative.")
+    if not 0 <= older_than_days <= MAX_PURGE_DAYS:
+        raise JobInputError(f"older_than_days must be from 0 to {MAX_PURGE_DAYS:,} (got {older_than_days}).")
     unfinished = sorted(set(statuses) - set(FINAL_STATUSES))
     if unfinished:
         raise JobInputError(f"Only ended jobs can be purged, not {', '.join(unfinished)} ones.")

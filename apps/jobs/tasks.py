@@ -21,13 +21,32 @@ def noop(ctx, params) -> dict:
     return {"ok": True}
 
 
+# Diagnostics are open to every user so that they can try the job system out; their
+# bounds for non-staff are small (a worker held a minute at most), staff's are not.
+USER_SLEEP_SECONDS = 60
+USER_SLEEP_STEPS = 100
+USER_FAIL_TIMES = 10
+
+
 class SleepParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     seconds: float = Field(default=5.0, ge=0, le=3600, description="Total time to sleep.")
     steps: int = Field(default=10, ge=1, le=10000, description="Progress reports along the way.")
 
 
-@job("diagnostics.sleep", max_attempts=1, timeout=3700, public=True, params=SleepParams)
+class UserSleepParams(SleepParams):
+    seconds: float = Field(default=5.0, ge=0, le=USER_SLEEP_SECONDS, description="Total time to sleep.")
+    steps: int = Field(default=10, ge=1, le=USER_SLEEP_STEPS, description="Progress reports along the way.")
+
+
+@job(
+    "diagnostics.sleep",
+    max_attempts=1,
+    timeout=3700,
+    public=True,
+    params=SleepParams,
+    user_params=UserSleepParams,
+)
 def sleep(ctx, params: SleepParams) -> dict:
     """Sleeps in steps, reporting progress at each one; honours cancel."""
     pause = params.seconds / params.steps
@@ -44,12 +63,19 @@ class FailParams(BaseModel):
     times: int = Field(default=1, ge=0, le=1000, description="Attempts that fail before one succeeds.")
 
 
+class UserFailParams(FailParams):
+    times: int = Field(
+        default=1, ge=0, le=USER_FAIL_TIMES, description="Attempts that fail before one succeeds."
+    )
+
+
 @job(
     "diagnostics.fail",
     max_attempts=3,
     timeout=30,
     public=True,
     params=FailParams,
+    user_params=UserFailParams,
     retry_backoff=1.0,
     retry_backoff_max=30.0,
 )
@@ -73,7 +99,7 @@ def hang(ctx, params: HangParams) -> dict:
     return {"slept": params.seconds}
 
 
-@job("jobs.prune", queue=Queue.LOW, max_attempts=3, timeout=600, every=timedelta(hours=1))
+@job("jobs.prune", queue=Queue.SYSTEM, max_attempts=3, timeout=600, every=timedelta(hours=1))
 def prune(ctx, params) -> dict:
     """Deletes finished jobs older than the retention period."""
     return {"deleted": services.jobs_prune()}

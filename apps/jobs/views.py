@@ -31,6 +31,7 @@ from apps.core.pagination import newest_first_page, page_key_decode
 from apps.jobs import selectors, services
 from apps.jobs.forms import JobFilterForm
 from apps.jobs.models import Job, Status
+from apps.jobs.registry import UnknownJobKind, kind_get
 
 JOBS_PER_PAGE = 25
 POLL_MAX_IDS = 100
@@ -185,6 +186,14 @@ def jobs_poll(request: HttpRequest) -> HttpResponse:
 # --- Detail ----------------------------------------------------------------------------
 
 
+def _kind_public(name: str) -> bool:
+    """Users run again only what they may submit (services.job_retry says the same)."""
+    try:
+        return kind_get(name).public
+    except UnknownJobKind:
+        return False
+
+
 @login_required_htmx
 @require_GET
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
@@ -203,7 +212,8 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
         "result_json": json.dumps(job.result, indent=2, sort_keys=True),
         "show_traceback": request.user.is_staff or job.owner_id == request.user.pk,
         "can_cancel": not job.is_final,
-        "can_retry": job.status in (Status.DEAD, Status.CANCELLED, Status.FAILED),
+        "can_retry": job.status in (Status.DEAD, Status.CANCELLED, Status.FAILED)
+        and (request.user.is_staff or _kind_public(job.kind)),
         "poll_every": None if job.is_final else _poll_every([job]),
         "poll_headers": _poll_headers(etag),
         "show_owner": request.user.is_staff,
@@ -241,7 +251,8 @@ def job_retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
     try:
         job = services.job_retry(job=job, by=request.user)
-    except services.JobStateError as exc:
+    except (services.JobStateError, services.JobInputError) as exc:
+        # Not allowed for this user, over their quota, or the job's state moved on.
         messages.error(request, f"Cannot retry: {exc}")
     else:
         messages.success(request, "Job queued again.")

@@ -16,7 +16,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import TypeAdapter
 
-from apps.core.api import InvalidCursor, page_limit
+from apps.core.api import InvalidCursor, TooManyRequests, page_limit
 from apps.core.caching import JsonBody, json_response
 from apps.core.pagination import newest_first_page, page_key_decode
 from apps.reports import selectors, services
@@ -142,16 +142,19 @@ def catalog(request: HttpRequest):
 
 @router.post(
     "",
-    response={202: RunOut, 401: ErrorOut, 422: ErrorOut},
+    response={202: RunOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Run a report",
     description="Validates the request and queues a job that writes the file. Poll `url` (also in "
-    "the `Location` header) until `state` is `ready`, then GET `download_url`.",
+    "the `Location` header) until `state` is `ready`, then GET `download_url`. Non-staff users may "
+    "have at most REPORTS_USER_MAX_ACTIVE runs waiting or running (429 with `Retry-After` when over).",
 )
 def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
     try:
         run = services.report_run_create(
             owner=request.user, report=payload.report, params=payload.params, format=payload.format
         )
+    except services.ReportQuotaExceeded as exc:
+        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
     except services.ReportInputError as exc:
         raise HttpError(422, str(exc)) from None
     out = _run_out(request, run)

@@ -48,6 +48,14 @@ class ReportInputError(ValueError):
     """A report request that cannot be accepted; the message is one line for a person."""
 
 
+class ReportQuotaExceeded(ReportInputError):
+    """The owner has as many runs (or jobs) waiting or running as allowed; try again later."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class FileStats:
     rows: int
@@ -211,14 +219,24 @@ def _expiry(start: datetime) -> datetime:
 def report_run_create(
     *, owner: AbstractBaseUser | None, report: str, params: dict | None, format: str = Format.CSV
 ) -> ReportRun:
-    """Validate a request, record its run and enqueue the job that writes the file."""
+    """Validate a request, record its run and enqueue the job that writes the file.
+
+    A run with an owner is the owner's submit: unless they are staff, it counts against
+    REPORTS_USER_MAX_ACTIVE and JOBS_USER_MAX_ACTIVE (ReportQuotaExceeded when over).
+    """
     definition, clean, format = report_request_validated(report=report, params=params, format=format)
     clean_params = clean.model_dump(mode="json")
-    job = jobs_services.enqueue(
-        GENERATE_JOB,
-        params={"report": definition.name, "params": clean_params, "format": format},
-        owner=owner,
-    )
+    try:
+        job = jobs_services.enqueue(
+            GENERATE_JOB,
+            params={"report": definition.name, "params": clean_params, "format": format},
+            owner=owner,
+            user_submitted=owner is not None,
+        )
+    except jobs_services.JobQuotaExceeded as exc:
+        raise ReportQuotaExceeded(str(exc), retry_after=exc.retry_after) from None
+    except jobs_services.JobInputError as exc:
+        raise ReportInputError(str(exc)) from None
     return ReportRun.objects.create(
         report=definition.name,
         params=clean_params,

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apps.jobs.models import Queue
-from apps.jobs.registry import job
+from apps.jobs.registry import UserQuota, job
 from apps.reports import services
 
 
@@ -34,6 +34,8 @@ class GenerateParams(BaseModel):
     timeout=3600,
     public=True,
     params=GenerateParams,
+    # Counted however the run was asked for: report pages, the reports API, or the jobs API.
+    user_quota=UserQuota("REPORTS_USER_MAX_ACTIVE", "report runs"),
 )
 def generate(ctx, params: GenerateParams) -> dict:
     """Generates a report or export file for download."""
@@ -43,7 +45,7 @@ def generate(ctx, params: GenerateParams) -> dict:
     return result
 
 
-@job("reports.expire", queue=Queue.LOW, max_attempts=3, timeout=600, every=timedelta(hours=1))
+@job("reports.expire", queue=Queue.SYSTEM, max_attempts=3, timeout=600, every=timedelta(hours=1))
 def expire(ctx, params) -> dict:
     """Deletes report files past their retention period."""
     return {"deleted": services.report_runs_expire()}

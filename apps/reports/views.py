@@ -43,6 +43,7 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
     except UnknownReport as exc:
         raise Http404(str(exc)) from None
     form = ReportForm(request.POST or None, definition=definition)
+    status, retry_after = (400 if request.method == "POST" else 200), None
     if request.method == "POST" and form.is_valid():
         try:
             run = services.report_run_create(
@@ -53,13 +54,17 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
             )
         except services.ReportInputError as exc:
             form.add_error(None, str(exc))
+            if isinstance(exc, services.ReportQuotaExceeded):
+                status, retry_after = 429, exc.retry_after
         else:
             messages.success(request, f"{definition.title} queued.")
             return redirect("reports:run", run_id=run.uuid)
-    status = 400 if request.method == "POST" else 200
-    return render(
+    response = render(
         request, "reports/report_form.html", {"definition": definition, "form": form}, status=status
     )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def _poller(runs: list[ReportRun]) -> dict:

@@ -142,3 +142,10 @@ def test_every_queue_has_a_worker_and_a_scaler_on_its_redis_list():
     }
     # django-q2's Redis broker pushes the messages of cluster <name> to django_q:<name>:q.
     assert lists == {f"django_q:{queue}:q" for queue in queues}
+
+
+def test_the_procfile_starts_a_worker_for_every_queue():
+    queues = {"default", *settings.Q_CLUSTER["ALT_CLUSTERS"]}
+    procfile = (BASE / "Procfile").read_text()
+    started = set(re.findall(r"Q_CLUSTER_NAME=(\w+) \S+ manage\.py qcluster", procfile))
+    assert started == queues

@@ -77,18 +77,18 @@ def test_enqueue_refuses_bad_kind_or_params_and_writes_nothing(
 
 
 def test_enqueue_refuses_an_unknown_queue(published):
-    with pytest.raises(JobInputError, match=r"Unknown queue 'urgent'; use one of high, default, low\."):
+    with pytest.raises(JobInputError, match=r"Unknown queue 'urgent'; use one of system, high, default, low"):
         services.enqueue("diagnostics.noop", queue="urgent")
     assert not Job.objects.exists()
 
 
 def test_staff_only_kind_is_refused_to_a_user_but_not_to_staff(alice, ops, published, on_commit):
     with pytest.raises(JobInputError, match=r"'diagnostics\.hang' can only be submitted by staff"):
-        services.enqueue("diagnostics.hang", owner=alice, check_public=True)
+        services.enqueue("diagnostics.hang", owner=alice, user_submitted=True)
     assert not Job.objects.exists()
 
     with on_commit():
-        job = services.enqueue("diagnostics.hang", owner=ops, check_public=True)
+        job = services.enqueue("diagnostics.hang", owner=ops, user_submitted=True)
     assert job.status == Status.QUEUED
 
 
@@ -307,7 +307,7 @@ def test_scheduled_kinds_are_enqueued_once_per_period(published, on_commit):
     prune = Job.objects.get(kind="jobs.prune")
     assert prune.owner is None
     assert prune.idempotency_key.startswith("schedule:jobs.prune:")
-    assert prune.queue == "low"
+    assert prune.queue == "system"
     assert published.count(prune.pk) == 1
 
     with on_commit():
@@ -332,7 +332,7 @@ GOOD_CLUSTER = {
     "name": "default",
     "workers": 2,
     "save_limit": -1,
-    "ALT_CLUSTERS": {"high": {"workers": 2}, "low": {"workers": 1}},
+    "ALT_CLUSTERS": {"system": {"workers": 2}, "high": {"workers": 2}, "low": {"workers": 1}},
 }
 
 
@@ -348,8 +348,19 @@ def test_project_settings_pass_the_jobs_checks():
     ("overrides", "expected"),
     [
         ({"Q_CLUSTER": None}, ["jobs.E001"]),
-        ({"Q_CLUSTER": {**GOOD_CLUSTER, "ALT_CLUSTERS": {"high": {"workers": 2}}}}, ["jobs.E002"]),
-        ({"Q_CLUSTER": {**GOOD_CLUSTER, "ALT_CLUSTERS": {"high": {"workers": 0}, "low": {}}}}, ["jobs.E003"]),
+        (
+            {"Q_CLUSTER": {**GOOD_CLUSTER, "ALT_CLUSTERS": {"system": {}, "high": {"workers": 2}}}},
+            ["jobs.E002"],
+        ),
+        (
+            {
+                "Q_CLUSTER": {
+                    **GOOD_CLUSTER,
+                    "ALT_CLUSTERS": {"system": {}, "high": {"workers": 0}, "low": {}},
+                }
+            },
+            ["jobs.E003"],
+        ),
         ({"Q_CLUSTER": {key: v for key, v in GOOD_CLUSTER.items() if key != "save_limit"}}, ["jobs.E004"]),
         ({"Q_CLUSTER": {**GOOD_CLUSTER, "save_limit": 250}}, ["jobs.E004"]),
         ({"Q_CLUSTER": GOOD_CLUSTER, "JOBS_HEARTBEAT_INTERVAL": 0}, ["jobs.E005"]),
@@ -357,6 +368,11 @@ def test_project_settings_pass_the_jobs_checks():
             {"Q_CLUSTER": GOOD_CLUSTER, "JOBS_HEARTBEAT_INTERVAL": 5, "JOBS_HEARTBEAT_STALE_AFTER": 10},
             ["jobs.E006"],
         ),
+        ({"Q_CLUSTER": GOOD_CLUSTER, "JOBS_MAX_SCHEDULE_DAYS": 0}, ["jobs.E007"]),
+        ({"Q_CLUSTER": GOOD_CLUSTER, "JOBS_MAX_SCHEDULE_DAYS": 10_000_000}, ["jobs.E007"]),
+        ({"Q_CLUSTER": GOOD_CLUSTER, "JOBS_USER_MAX_ACTIVE": -1}, ["jobs.E008"]),
+        ({"Q_CLUSTER": GOOD_CLUSTER, "REPORTS_USER_MAX_ACTIVE": "5"}, ["jobs.E008"]),
+        ({"Q_CLUSTER": GOOD_CLUSTER, "JOBS_QUOTA_RETRY_AFTER": 0}, ["jobs.E009"]),
     ],
 )
 def test_bad_queue_configuration_is_reported(overrides, expected):

@@ -50,7 +50,7 @@ def test_a_generate_job_submitted_through_the_jobs_api_gets_a_run_of_its_owner(a
         "reports.generate",
         params={"report": "returned_items", "params": {}, "format": "xlsx"},
         owner=alice,
-        check_public=True,
+        user_submitted=True,
     )
     assert runner.execute(job.pk) == "succeeded"
 

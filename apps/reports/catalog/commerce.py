@@ -66,8 +66,9 @@ class OrdersExportParams(Params):
     )
     date_from: datetime.date | None = Field(default=None, description="Orders placed on or after this day.")
     date_to: datetime.date | None = Field(default=None, description="Orders placed on or before this day.")
+    # Customer keys are bigints: a larger number names nobody.
     customer: int | None = Field(
-        default=None, ge=1, description="Only this customer's orders (customer key)."
+        default=None, ge=1, le=2**63 - 1, description="Only this customer's orders (customer key)."
     )
 
     @model_validator(mode="after")

@@ -10,6 +10,9 @@ from django.utils import timezone
 from apps.jobs import selectors, services
 from apps.jobs.models import FINAL_STATUSES, WAITING_STATUSES, Job, Status
 
+# A table longer than this is no use on a terminal; --status/--kind narrow it down.
+MAX_LIST_LIMIT = 100_000
+
 
 def _age(since: datetime, now: datetime) -> str:
     """A short human age: 45s, 12m, 3h, 9d."""
@@ -80,8 +83,8 @@ class Command(BaseCommand):
     def handle_list(
         self, *, status: str | None, kind: str | None, queue: str | None, limit: int, **_
     ) -> None:
-        if limit < 1:
-            raise CommandError(f"--limit must be at least 1 (got {limit}).")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise CommandError(f"--limit must be from 1 to {MAX_LIST_LIMIT:,} (got {limit}).")
         jobs = list(selectors.jobs_list(status=status, kind=kind, queue=queue)[:limit])
         if not jobs:
             self.stdout.write("No jobs.")
@@ -218,7 +221,10 @@ class Command(BaseCommand):
         if days < 0:
             raise CommandError(f"--older-than-days cannot be negative (got {days}).")
         statuses = tuple(dict.fromkeys(status)) if status else FINAL_STATUSES
-        count = services.jobs_purge(older_than_days=days, statuses=statuses, dry_run=dry_run)
+        try:
+            count = services.jobs_purge(older_than_days=days, statuses=statuses, dry_run=dry_run)
+        except services.JobInputError as exc:
+            raise CommandError(str(exc)) from None
         which = ", ".join(str(s) for s in statuses)
         cutoff = _when(timezone.now() - timedelta(days=days))
         if dry_run:

@@ -4,7 +4,7 @@ import threading
 import time
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
 from apps.jobs import services
@@ -30,6 +30,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, interval: float | None, once: bool, **options):
         interval = interval or settings.JOBS_DISPATCHER_INTERVAL
+        if not 0 < interval <= 3600:
+            raise CommandError(f"--interval must be more than 0 and at most 3600 seconds (got {interval}).")
         stopping = threading.Event()
 
         def stop(signum, frame):

@@ -62,7 +62,10 @@ class Command(BaseCommand):
                 owner = get_user_model().objects.filter(username=options["user"]).first()
                 if owner is None:
                     raise CommandError(f"No user named {options['user']!r}.")
-            run = services.report_run_create(owner=owner, report=report, params=params, format=format)
+            try:
+                run = services.report_run_create(owner=owner, report=report, params=params, format=format)
+            except services.ReportInputError as exc:
+                raise CommandError(str(exc)) from None
             self.stdout.write(str(run.job.uuid))
             return
 
