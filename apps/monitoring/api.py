@@ -1,35 +1,228 @@
-"""The performance figures as JSON under /api/monitoring/ (staff only)."""
+"""The performance figures as JSON under /api/monitoring/ (staff only).
+
+Every answer is documented, errors included: 401 without credentials, 403 for non-staff,
+404 for an unknown slow query or endpoint, 422 for invalid input, each ``{"message": …}``.
+"""
+
+import copy
+import datetime
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Router
+from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 
+from apps.core.api import api_auth
 from apps.monitoring.models import BROWSER_KINDS, AlertEvent, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
-from apps.monitoring.selectors.metrics import sort_summaries, summaries, total, window_get
+from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get
 
-router = Router(tags=["monitoring"])
+STAFF_ONLY = "Staff only: the performance figures are for operators."
+
+
+def _staff_only(auth):
+    """The API's authenticator ``auth`` that also answers 403 to anyone but staff.
+
+    As authentication, it runs before the input is read: a non-staff caller learns that
+    the figures are not theirs, never which parameters are wrong. The subclass keeps the
+    authenticator's name, so the OpenAPI document names the same security schemes.
+    """
+
+    class StaffOnly(type(auth)):
+        def __call__(self, request: HttpRequest):
+            user = super().__call__(request)
+            if user and not user.is_staff:
+                raise HttpError(403, STAFF_ONLY)
+            return user
+
+    StaffOnly.__name__ = StaffOnly.__qualname__ = type(auth).__name__
+    staff_only = copy.copy(auth)
+    staff_only.__class__ = StaffOnly
+    return staff_only
+
+
+router = Router(tags=["monitoring"], auth=[_staff_only(auth) for auth in api_auth])
 
 MAX_LIMIT = 500
+# Database ids are bigints: a larger number names nothing and must not reach the database.
+MAX_ID = 2**63 - 1
+
+WindowName = Literal[tuple(WINDOWS)]  # type: ignore[valid-type]
 
 
-def _staff(request: HttpRequest) -> None:
-    if not request.user.is_staff:
-        raise HttpError(403, "Staff only: the performance figures are for operators.")
+class ErrorOut(Schema):
+    message: str
 
 
-def _limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise HttpError(422, f"Invalid input: limit must be from 1 to {MAX_LIMIT}.")
-    return limit
+# 400: a NUL character in the query string (refused before any view).
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
 
 
-def _window(name: str | None):
-    if name is not None and window_get(name)[0] != name:
-        raise HttpError(422, "Invalid input: window must be one of 15m, 1h, 24h, 7d.")
-    return window_get(name)
+class WindowQuery(Schema):
+    window: WindowName | None = Field(None, description="15m, 1h (default), 24h or 7d.")
+
+
+class ListQuery(Schema):
+    limit: int = Field(100, ge=1, le=MAX_LIMIT, description=f"At most this many items (1 to {MAX_LIMIT}).")
+
+
+class EndpointsQuery(WindowQuery, ListQuery):
+    sort: str = Field(
+        "p95",
+        max_length=20,
+        description="p50, p95, p99, calls, errors, queries or total (descending); others sort by p95.",
+    )
+
+
+class EndpointQuery(WindowQuery):
+    key: str = Field(min_length=1, max_length=300, description="The endpoint: method and route.")
+
+
+class SummaryOut(Schema):
+    key: str
+    count: int
+    errors: int
+    client_errors: int
+    error_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    mean_ms: float | None
+    max_ms: float | None
+    queries_per_call: float
+    per_minute: float
+    counters: dict[str, int]
+
+
+class OverviewOut(Schema):
+    window: str
+    requests: SummaryOut
+    job_wait_p95_ms: float | None
+    slow_queries: int
+    cache_hit_ratio: float | None
+    open_alerts: int
+
+
+class EndpointsOut(Schema):
+    window: str
+    sort: str
+    items: list[SummaryOut]
+
+
+class SlowQueryOut(Schema):
+    id: int
+    source_kind: str
+    source: str
+    normalized_sql: str
+    code_line: str
+    calls: int
+    slow_calls: int
+    nplus1_hits: int
+    max_repeats: int
+    max_ms: float
+    mean_ms: float
+    first_seen: datetime.datetime
+    last_seen: datetime.datetime
+    explained_at: datetime.datetime | None
+
+
+class SlowQueryDetailOut(SlowQueryOut):
+    sample_sql: str
+    sample_ms: float
+    plan: Any = Field(description="EXPLAIN output (JSON) once explained, else null.")
+    plan_error: str
+
+
+class SlowQueriesOut(Schema):
+    items: list[SlowQueryOut]
+
+
+class TimelinePointOut(Schema):
+    count: int
+    p95_ms: float | None
+
+
+class EndpointDetailOut(SummaryOut):
+    window: str
+    timeline: list[TimelinePointOut]
+    slow_queries: list[SlowQueryOut]
+
+
+class DatabaseOut(Schema):
+    postgres: bool
+    statements: list[dict[str, Any]] | None
+    statements_help: str
+    cache: dict[str, Any] | None
+    connections: list[dict[str, Any]] | None
+    long_running: list[dict[str, Any]] | None
+    blocking: list[dict[str, Any]] | None
+    tables: list[dict[str, Any]] | None
+    unused_indexes: list[dict[str, Any]] | None
+    duplicate_indexes: list[dict[str, Any]] | None
+    replication: dict[str, Any] | None
+
+
+class QueueOut(Schema):
+    queue: str
+    configured_workers: int
+    recommended_workers: int | None
+    queued: int
+    broker_depth: int | None
+    running: int
+    retry_pending: int
+    scheduled: int
+    dead: int
+    oldest_queued_seconds: float | None
+    throughput_per_minute: float
+    failure_rate: float
+    arrival_per_second: float
+    mean_run_seconds: float | None
+    wait_p95_ms: float | None
+    run_p95_ms: float | None
+
+
+class ClusterOut(Schema):
+    cluster_id: str
+    host: str
+    pid: int
+    status: str
+    workers: int
+    uptime_seconds: float | None
+    queues: list[str]
+
+
+class QueuesOut(Schema):
+    window: str
+    queues: list[QueueOut]
+    clusters: list[ClusterOut] | None = Field(description="Live clusters; null without Redis.")
+    expected_clusters: int
+
+
+class BrowserOut(Schema):
+    window: str
+    items: list[dict[str, Any]] = Field(
+        description="Per page route: `route` and, per browser metric, its count, p75 and p95."
+    )
+
+
+class AlertOut(Schema):
+    id: int
+    rule: str
+    metric: str
+    severity: str
+    subject: str
+    message: str
+    opened_at: datetime.datetime
+    resolved_at: datetime.datetime | None
+    last_value: float
+    peak_value: float
+
+
+class AlertsOut(Schema):
+    now: datetime.datetime
+    items: list[AlertOut]
 
 
 def _query_dict(query: SlowQuery, *, with_plan: bool = False) -> dict:
@@ -59,10 +252,9 @@ def _query_dict(query: SlowQuery, *, with_plan: bool = False) -> dict:
     return data
 
 
-@router.get("/overview")
-def overview(request: HttpRequest, window: str | None = None):
-    _staff(request)
-    name, span = _window(window)
+@router.get("/overview", response={200: OverviewOut, **ERRORS}, summary="Requests, job waits and alerts")
+def overview(request: HttpRequest, query: Query[WindowQuery]):
+    name, span = window_get(query.window)
     requests_total = total(summaries(kinds=[MetricKind.REQUEST], window=span))
     waits = total(summaries(kinds=[MetricKind.JOB_WAIT], window=span))
     return {
@@ -75,21 +267,23 @@ def overview(request: HttpRequest, window: str | None = None):
     }
 
 
-@router.get("/endpoints")
-def endpoints(request: HttpRequest, window: str | None = None, sort: str = "p95", limit: int = 100):
-    _staff(request)
-    name, span = _window(window)
-    sort_name, rows = sort_summaries(summaries(kinds=[MetricKind.REQUEST], window=span), sort)
-    return {"window": name, "sort": sort_name, "items": [row.as_dict() for row in rows[: _limit(limit)]]}
+@router.get("/endpoints", response={200: EndpointsOut, **ERRORS}, summary="Endpoints by latency or volume")
+def endpoints(request: HttpRequest, query: Query[EndpointsQuery]):
+    name, span = window_get(query.window)
+    sort_name, rows = sort_summaries(summaries(kinds=[MetricKind.REQUEST], window=span), query.sort)
+    return {"window": name, "sort": sort_name, "items": [row.as_dict() for row in rows[: query.limit]]}
 
 
-@router.get("/endpoints/detail")
-def endpoint_detail(request: HttpRequest, key: str, window: str | None = None):
-    _staff(request)
-    name, span = _window(window)
-    found = summaries(kinds=[MetricKind.REQUEST], window=span, key=key, slots=30)
+@router.get(
+    "/endpoints/detail",
+    response={200: EndpointDetailOut, 404: ErrorOut, **ERRORS},
+    summary="One endpoint: figures, timeline and its slow queries",
+)
+def endpoint_detail(request: HttpRequest, query: Query[EndpointQuery]):
+    name, span = window_get(query.window)
+    found = summaries(kinds=[MetricKind.REQUEST], window=span, key=query.key, slots=30)
     if not found:
-        raise HttpError(404, f"No requests of {key!r} in the last {name}.")
+        raise HttpError(404, f"No requests of {query.key!r} in the last {name}.")
     item = found[0]
     return {
         "window": name,
@@ -97,34 +291,36 @@ def endpoint_detail(request: HttpRequest, key: str, window: str | None = None):
         "timeline": [{"count": count, "p95_ms": p95} for count, p95 in item.slots],
         "slow_queries": [
             _query_dict(q)
-            for q in SlowQuery.objects.filter(source_kind="request", source=key).order_by("-total_ms")[:20]
+            for q in SlowQuery.objects.filter(source_kind="request", source=query.key).order_by("-total_ms")[
+                :20
+            ]
         ],
     }
 
 
-@router.get("/slow-queries")
-def slow_queries(request: HttpRequest, limit: int = 100):
-    _staff(request)
-    rows = SlowQuery.objects.defer("plan", "sample_sql").order_by("-last_seen", "-total_ms")[: _limit(limit)]
+@router.get("/slow-queries", response={200: SlowQueriesOut, **ERRORS}, summary="Slow queries, latest first")
+def slow_queries(request: HttpRequest, query: Query[ListQuery]):
+    rows = SlowQuery.objects.defer("plan", "sample_sql").order_by("-last_seen", "-total_ms")[: query.limit]
     return {"items": [_query_dict(row) for row in rows]}
 
 
-@router.get("/slow-queries/{query_id}")
-def slow_query(request: HttpRequest, query_id: int):
-    _staff(request)
+@router.get(
+    "/slow-queries/{query_id}",
+    response={200: SlowQueryDetailOut, 404: ErrorOut, **ERRORS},
+    summary="A slow query with its sample and plan",
+)
+def slow_query(request: HttpRequest, query_id: int = Path(..., ge=1, le=MAX_ID)):
     return _query_dict(get_object_or_404(SlowQuery, pk=query_id), with_plan=True)
 
 
-@router.get("/database")
+@router.get("/database", response={200: DatabaseOut, **ERRORS}, summary="Database health panels")
 def database_health(request: HttpRequest):
-    _staff(request)
     return database.database_health_cached()
 
 
-@router.get("/queues")
-def queue_health(request: HttpRequest, window: str | None = None):
-    _staff(request)
-    name, span = _window(window)
+@router.get("/queues", response={200: QueuesOut, **ERRORS}, summary="Job queues and worker clusters")
+def queue_health(request: HttpRequest, query: Query[WindowQuery]):
+    name, span = window_get(query.window)
     return {
         "window": name,
         "queues": [item.as_dict() for item in queues.queues_health(window=span, slots=0)],
@@ -133,10 +329,9 @@ def queue_health(request: HttpRequest, window: str | None = None):
     }
 
 
-@router.get("/browser")
-def browser(request: HttpRequest, window: str | None = None):
-    _staff(request)
-    name, span = _window(window)
+@router.get("/browser", response={200: BrowserOut, **ERRORS}, summary="Page load figures from browsers")
+def browser(request: HttpRequest, query: Query[WindowQuery]):
+    name, span = window_get(query.window)
     pages: dict[str, dict] = {}
     for item in summaries(kinds=list(BROWSER_KINDS), window=span):
         page = pages.setdefault(item.key, {"route": item.key})
@@ -144,10 +339,9 @@ def browser(request: HttpRequest, window: str | None = None):
     return {"window": name, "items": list(pages.values())}
 
 
-@router.get("/alerts")
-def alerts(request: HttpRequest, limit: int = 100):
-    _staff(request)
-    rows = AlertEvent.objects.select_related("rule").order_by("resolved_at", "-opened_at")[: _limit(limit)]
+@router.get("/alerts", response={200: AlertsOut, **ERRORS}, summary="Alerts, open ones first")
+def alerts(request: HttpRequest, query: Query[ListQuery]):
+    rows = AlertEvent.objects.select_related("rule").order_by("resolved_at", "-opened_at")[: query.limit]
     return {
         "now": timezone.now(),
         "items": [
