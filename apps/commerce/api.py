@@ -14,7 +14,14 @@ from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from apps.commerce import selectors
-from apps.commerce.schemas import CustomerOut, ErrorOut, OrderDetailOut, OrderListQuery, OrderPageOut
+from apps.commerce.schemas import (
+    MAX_ID,
+    CustomerOut,
+    ErrorOut,
+    OrderDetailOut,
+    OrderListQuery,
+    OrderPageOut,
+)
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode, page_limit
@@ -22,15 +29,20 @@ from apps.core.caching import cached_json, json_response
 
 router = Router(tags=["commerce"])
 
-# Documented error bodies; the handlers in apps.core.api write them.
-ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+# Documented error bodies; the handlers in apps.core.api write them. 400: a body that is
+# not JSON, or a NUL character in the query string (refused before any view).
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def _order_key_from_cursor(cursor: str) -> selectors.OrderKey:
+    """The (order_date, id) a page ended on; 422 for anything a page could not have issued."""
     date, pk = cursor_decode(cursor, length=2)
+    # Exactly an int: JSON's 1.5 or "1" would otherwise be read as a different row's id.
+    if not isinstance(date, str) or type(pk) is not int or not 0 < pk <= MAX_ID:
+        raise InvalidCursor()
     try:
-        return (datetime.date.fromisoformat(date), int(pk))
-    except (TypeError, ValueError):
+        return (datetime.date.fromisoformat(date), pk)
+    except ValueError:
         raise InvalidCursor() from None
 
 
@@ -109,7 +121,7 @@ class ImportJobOut(Schema):
 
 @router.post(
     "/imports",
-    response={202: ImportJobOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={202: ImportJobOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
     summary="Import a CSV file of customers, orders, line items or parts (staff)",
     description="Multipart form: `table` (customer, orders, lineitem or part) and `file` (CSV in the "
     "`tpchgen-cli csv` column layout, with its header). The import runs as a job: poll `url` for its "

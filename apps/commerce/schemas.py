@@ -8,13 +8,18 @@ from ninja import Field, Schema
 
 OrderStatus = Literal["O", "F", "P"]
 
+# Keys are bigints: a larger number names no row and is refused before any query.
+MAX_ID = 2**63 - 1
+
 
 class ErrorOut(Schema):
     message: str
 
 
 class OrderListQuery(Schema):
-    customer: int | None = Field(None, ge=1, description="Only this customer's orders (customer id).")
+    customer: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Only this customer's orders (customer id)."
+    )
     status: OrderStatus | None = Field(None, description="O = open, F = fulfilled, P = partially fulfilled.")
     date_from: datetime.date | None = Field(None, description="Orders on or after this date (YYYY-MM-DD).")
     date_to: datetime.date | None = Field(None, description="Orders on or before this date (YYYY-MM-DD).")

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 from apps.commerce import selectors
 from apps.commerce.forms import ImportForm
 from apps.commerce.models import Order
+from apps.commerce.schemas import MAX_ID
 from apps.commerce.services import IMPORT_JOB_KIND, ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
@@ -29,7 +30,7 @@ STATUS_LABELS = dict(Order.Status.choices)
 
 
 class OrderFilterForm(forms.Form):
-    customer = forms.IntegerField(label="Customer #", required=False, min_value=1)
+    customer = forms.IntegerField(label="Customer #", required=False, min_value=1, max_value=MAX_ID)
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any"), *Order.Status.choices])
     date_from = forms.DateField(
         label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
