@@ -536,3 +536,14 @@ def test_dispatcher_interval_is_bounded():
     for interval in ("-1", "nan", "inf", "86400"):
         with pytest.raises(CommandError, match="--interval must be more than 0"):
             call_command("jobs_dispatcher", "--once", "--interval", interval)
+
+
+def test_nul_characters_in_job_inputs_are_4xx_not_500(alice_client):
+    listed = alice_client.get(JOBS_URL, {"kind": "a\x00b"})
+    submitted = submit(alice_client, kind="diagnostics.noop", idempotency_key="a\x00b")
+    page = alice_client.get("/jobs/", {"kind": "a\x00b"})
+
+    assert listed.status_code == 400 and "NUL" in listed.json()["message"]
+    assert submitted.status_code == 422 and "NUL" in submitted.json()["message"]
+    assert page.status_code == 400
+    assert not Job.objects.exists()

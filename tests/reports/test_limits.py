@@ -199,3 +199,12 @@ def test_a_cursor_no_page_issued_is_422_in_the_api_and_the_first_page_on_pages(a
     page = alice_client.get(reverse("reports:runs"), {"after": cursor})
     assert page.status_code == 200
     assert str(run.uuid).encode() in page.content
+
+
+def test_nul_characters_in_report_inputs_are_4xx_not_500(alice_client):
+    listed = alice_client.get(REPORTS_URL, {"report": "a\x00b"})
+    submitted = submit(alice_client, report="orders_export", params={"date_from": "\x00"})
+
+    assert listed.status_code == 400 and "NUL" in listed.json()["message"]
+    assert submitted.status_code == 422 and "NUL" in submitted.json()["message"]
+    assert not ReportRun.objects.exists()
