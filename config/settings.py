@@ -380,6 +380,11 @@ JOBS_HEARTBEAT_STALE_AFTER = env.float("JOBS_HEARTBEAT_STALE_AFTER", default=15.
 JOBS_CANCEL_GRACE = env.float("JOBS_CANCEL_GRACE", default=10.0)
 JOBS_REPUBLISH_AFTER = env.float("JOBS_REPUBLISH_AFTER", default=10.0)
 JOBS_REPUBLISH_MAX_AGE = env.float("JOBS_REPUBLISH_MAX_AGE", default=600.0)
+# Publishing gives up on Redis after this many seconds (connect, or one command); after a
+# failure a process does not try it again for JOBS_BROKER_RETRY_AFTER seconds, so a dead
+# broker delays no request: the job stays queued and the dispatcher publishes it later.
+JOBS_BROKER_TIMEOUT = env.float("JOBS_BROKER_TIMEOUT", default=2.0)
+JOBS_BROKER_RETRY_AFTER = env.float("JOBS_BROKER_RETRY_AFTER", default=5.0)
 JOBS_RETENTION_DAYS = env.int("JOBS_RETENTION_DAYS", default=30)
 JOBS_DISPATCHER_INTERVAL = env.float("JOBS_DISPATCHER_INTERVAL", default=0.5)
 # A job may be scheduled (run_at) at most this many days ahead.

@@ -2,12 +2,24 @@
 
 A broker connection is kept per queue and process: django-q2's async_task() opens a new
 one per call unless given one, which measured here cut enqueue throughput about 6x.
+
+A broker that is down must not fail, or stall, the requests that enqueue: the Job row is
+the record, and the dispatcher publishes what the broker never got. So the connection
+made here gives up after JOBS_BROKER_TIMEOUT seconds (connect, or one command), and a
+failure opens a circuit: for JOBS_BROKER_RETRY_AFTER seconds this process does not try
+the broker at all (publish() answers False, queue_size() None), so a dead broker costs
+one timeout per process and interval instead of one per request.
 """
 
 import logging
 import threading
+import time
 
+import redis
+from django.conf import settings
 from django_q.brokers import Broker, get_broker
+from django_q.brokers.redis_broker import Redis as RedisBroker
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 logger = logging.getLogger(__name__)
@@ -15,6 +27,22 @@ logger = logging.getLogger(__name__)
 RUN_TASK = "apps.jobs.tasks.run"
 
 _local = threading.local()
+# time.monotonic() until which the broker is taken for down (shared by the process's threads).
+_down_until = 0.0
+
+
+class _BoundedRedisBroker(RedisBroker):
+    """django-q2's Redis broker on a connection with connect and command timeouts."""
+
+    @staticmethod
+    def get_connection(list_key: str | None = None) -> redis.Redis:
+        timeouts = {
+            "socket_connect_timeout": settings.JOBS_BROKER_TIMEOUT,
+            "socket_timeout": settings.JOBS_BROKER_TIMEOUT,
+        }
+        if isinstance(Conf.REDIS, str):
+            return redis.Redis.from_url(Conf.REDIS, **timeouts)
+        return redis.Redis(**{**Conf.REDIS, **timeouts})
 
 
 def broker_for(queue: str) -> Broker:
@@ -22,8 +50,25 @@ def broker_for(queue: str) -> Broker:
     if brokers is None:
         brokers = _local.brokers = {}
     if queue not in brokers:
-        brokers[queue] = get_broker(queue)
+        broker = get_broker(queue)
+        if type(broker) is RedisBroker and not Conf.DJANGO_REDIS:
+            broker = _BoundedRedisBroker(list_key=queue)
+        brokers[queue] = broker
     return brokers[queue]
+
+
+def broker_available() -> bool:
+    """False while the circuit is open (a recent failure); then the broker is tried again."""
+    return time.monotonic() >= _down_until
+
+
+def _failed(queue: str, action: str, exc: Exception) -> None:
+    global _down_until
+    # The connection may be broken for good: start a fresh one next time.
+    getattr(_local, "brokers", {}).pop(queue, None)
+    retry_after = settings.JOBS_BROKER_RETRY_AFTER
+    _down_until = time.monotonic() + retry_after
+    logger.warning("%s failed (queue %s): %s; broker not tried for %gs", action, queue, exc, retry_after)
 
 
 def publish(job_id: int, *, queue: str, timeout: int) -> bool:
@@ -31,6 +76,9 @@ def publish(job_id: int, *, queue: str, timeout: int) -> bool:
 
     Losing a publish is safe: the job row stays queued and the dispatcher republishes it.
     """
+    if not broker_available():
+        logger.info("publish of job %s to queue %s skipped: the broker is down", job_id, queue)
+        return False
     try:
         async_task(
             RUN_TASK,
@@ -44,18 +92,17 @@ def publish(job_id: int, *, queue: str, timeout: int) -> bool:
             },
         )
     except Exception as exc:
-        # The broker connection may be broken for good: start a fresh one next time.
-        getattr(_local, "brokers", {}).pop(queue, None)
-        logger.warning("publish of job %s to queue %s failed: %s", job_id, queue, exc)
+        _failed(queue, f"publish of job {job_id}", exc)
         return False
     return True
 
 
 def queue_size(queue: str) -> int | None:
     """Messages waiting in the broker for ``queue``; None if the broker is unreachable."""
+    if not broker_available():
+        return None
     try:
         return broker_for(queue).queue_size()
     except Exception as exc:
-        getattr(_local, "brokers", {}).pop(queue, None)
-        logger.warning("queue size of %s unavailable: %s", queue, exc)
+        _failed(queue, "queue size", exc)
         return None
