@@ -22,6 +22,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from apps.jobs import broker
 from tests.conftest import missing
 
 # Short timings so that recovery, republishing and forced cancels happen within seconds.
@@ -160,10 +161,12 @@ class Live:
 
 
 @pytest.fixture
-def live(transactional_db, requires_postgres, requires_redis, settings, tmp_path):
+def live(transactional_db, requires_postgres, requires_redis, settings, tmp_path, monkeypatch):
     """Start processes with ``live.start_workers()`` / ``live.start_dispatcher()``; all stop after."""
     if urlsplit(settings.REDIS_URL).path.strip("/") in ("", "0"):
         missing("integration tests flush their Redis database: give REDIS_URL a dedicated number (…/15)")
+    # A broker failure seen by an earlier test must not keep this one from publishing.
+    monkeypatch.setattr(broker, "_down_until", 0.0)
     for name, value in FAST_TIMINGS.items():
         setattr(settings, name, value)
     env = {
