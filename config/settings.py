@@ -406,6 +406,8 @@ WEBHOOK_ALLOW_PRIVATE_NETWORKS = env.bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", defa
 WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
 # An endpoint whose deliveries failed this many times in a row is disabled (owner notified).
 WEBHOOK_DISABLE_AFTER_FAILURES = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=5)
+# Redeliveries and test events one user may ask for per minute (together); 429 past it.
+WEBHOOK_REDELIVER_RATE_LIMIT = env.int("WEBHOOK_REDELIVER_RATE_LIMIT", default=10)
 # A job that ran at least this long is "long": its end is e-mailed by default.
 NOTIFICATIONS_LONG_JOB_SECONDS = env.int("NOTIFICATIONS_LONG_JOB_SECONDS", default=300)
 # Absolute links in e-mails and webhook payloads start with this.
@@ -483,6 +485,17 @@ SILKY_META = False
 SILKY_MAX_RECORDED_REQUESTS_CHECK_PERCENT = 0
 SILKY_MAX_REQUEST_BODY_SIZE = 1024
 SILKY_MAX_RESPONSE_BODY_SIZE = 1024
+# What Silk stores holds no secret (apps.monitoring.silk_sampling masks the rest): these
+# words in a header's or body key's name mask its value (Silk's defaults and ours)...
+SILKY_HIDE_COOKIES = True
+SILKY_SENSITIVE_KEYS = {
+    *("username", "api", "token", "key", "secret", "password", "signature"),
+    *("authorization", "cookie", "csrf", "session"),
+}
+# ...and queries whose SQL holds one of these are not recorded: Silk writes the values
+# in, so the update that stores a new signing secret, and a session lookup by its key,
+# would keep them in clear.
+SILKY_IGNORE_QUERIES = ["whsec_", '"django_session"']
 
 
 def _silk_staff_only(user) -> bool:
@@ -493,8 +506,6 @@ def _silk_should_record(request) -> bool:
     from apps.monitoring.silk_sampling import silk_should_record
 
     return silk_should_record(request)
-# Redeliveries and test events one user may ask for per minute (together); 429 past it.
-WEBHOOK_REDELIVER_RATE_LIMIT = env.int("WEBHOOK_REDELIVER_RATE_LIMIT", default=10)
 
 
 SILKY_PERMISSIONS = _silk_staff_only
@@ -522,14 +533,3 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
-# What Silk stores holds no secret (apps.monitoring.silk_sampling masks the rest): these
-# words in a header's or body key's name mask its value (Silk's defaults and ours)...
-SILKY_HIDE_COOKIES = True
-SILKY_SENSITIVE_KEYS = {
-    *("username", "api", "token", "key", "secret", "password", "signature"),
-    *("authorization", "cookie", "csrf", "session"),
-}
-# ...and queries whose SQL holds one of these are not recorded: Silk writes the values
-# in, so the update that stores a new signing secret, and a session lookup by its key,
-# would keep them in clear.
-SILKY_IGNORE_QUERIES = ["whsec_", '"django_session"']
