@@ -52,7 +52,7 @@ fi
 
 servers=""
 for port in $LB_WEB_PORTS; do
-    GUNICORN_ACCESSLOG="$RUN_DIR/gunicorn-$port.access.log" setsid .venv/bin/gunicorn config.wsgi \
+    GUNICORN_ACCESSLOG="$RUN_DIR/gunicorn-$port.access.log" TRUSTED_PROXY_COUNT=1 setsid .venv/bin/gunicorn config.wsgi \
         --config config/gunicorn.conf.py --bind "127.0.0.1:$port" --no-control-socket \
         --pid "$RUN_DIR/gunicorn-$port.pid" >"$RUN_DIR/gunicorn-$port.log" 2>&1 &
     PIDS+=($!)
