@@ -92,6 +92,7 @@ class World:
     customer: Customer
     slow_query: SlowQuery
     alert: AlertEvent
+    alert_rule_created: bool
     # bob's own, for the "other user" cases.
     bob_job: Job
     bob_run: ReportRun
@@ -213,7 +214,9 @@ def _webhooks_of(user) -> tuple[WebhookEndpoint, WebhookDelivery]:
     return endpoint, delivery
 
 
-def _monitoring() -> tuple[SlowQuery, AlertEvent]:
+def _monitoring() -> tuple[SlowQuery, AlertEvent, bool]:
+    """A slow query and an open alert; True if the alert's rule had to be created (a flushed
+    database has none), so that it goes with the world."""
     now = timezone.now()
     slow = SlowQuery.objects.create(
         fingerprint="f" * 40,
@@ -229,7 +232,7 @@ def _monitoring() -> tuple[SlowQuery, AlertEvent]:
         first_seen=now,
         last_seen=now,
     )
-    rule, _ = AlertRule.objects.get_or_create(
+    rule, rule_created = AlertRule.objects.get_or_create(
         name="Slow endpoint: p95 above 500 ms for 5 minutes",
         defaults={"metric": "endpoint_p95_ms", "threshold": 500, "min_count": 20},
     )
@@ -242,7 +245,7 @@ def _monitoring() -> tuple[SlowQuery, AlertEvent]:
         peak_value=950.0,
         message="p95 900 ms",
     )
-    return slow, alert
+    return slow, alert, rule_created
 
 
 def _admin_extras(users: dict, customers: list[Customer]) -> dict[str, object]:
@@ -324,6 +327,7 @@ def _build() -> World:
     ready_run = reports_services.report_run_create(owner=alice, report="orders_export", params={})
     reports_services.report_run_generate(run=ready_run)
     bob_run = reports_services.report_run_create(owner=bob, report="pricing_summary", params={})
+    reports_services.report_run_create(owner=users["ops"], report="pricing_summary", params={})
 
     notifications = [
         Notification.objects.create(recipient=user, event="job.succeeded", title=f"Done {n}", body="ok")
@@ -332,7 +336,7 @@ def _build() -> World:
     ]
     endpoint, delivery = _webhooks_of(alice)
     _webhooks_of(bob)
-    slow, alert = _monitoring()
+    slow, alert, rule_created = _monitoring()
     extras = _admin_extras(users, customers)
     admin_objects = {
         "core.apitoken": ApiToken.objects.filter(user=alice).first(),
@@ -365,6 +369,7 @@ def _build() -> World:
         customer=customers[0],
         slow_query=slow,
         alert=alert,
+        alert_rule_created=rule_created,
         bob_job=bob_jobs[0],
         bob_run=bob_run,
         admin_objects={label: row.pk for label, row in admin_objects.items()},
@@ -378,6 +383,8 @@ def _remove(world: World) -> None:
     User.objects.filter(pk__in=[p.user.pk for p in (world.alice, world.bob, world.ops)]).delete()
     SlowQuery.objects.filter(pk=world.slow_query.pk).delete()
     AlertEvent.objects.filter(pk=world.alert.pk).delete()
+    if world.alert_rule_created:
+        AlertRule.objects.filter(pk=world.alert.rule_id).delete()
     SilkRequest.objects.filter(pk=world.silk["request_id"]).delete()
     Group.objects.filter(pk=world.admin_objects["auth.group"]).delete()
     Schedule.objects.filter(pk=world.admin_objects["django_q.schedule"]).delete()
