@@ -15,23 +15,17 @@ from ninja.errors import HttpError
 
 from apps.commerce import selectors
 from apps.commerce.schemas import (
-    MAX_ID,
     CustomerOut,
-    ErrorOut,
     OrderDetailOut,
     OrderListQuery,
     OrderPageOut,
 )
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode, page_limit
+from apps.core.api import ERRORS, MAX_ID, ErrorOut, InvalidCursor, cursor_decode, cursor_encode, page_limit
 from apps.core.caching import cached_json, json_response
 
 router = Router(tags=["commerce"])
-
-# Documented error bodies; the handlers in apps.core.api write them. 400: a body that is
-# not JSON, or a NUL character in the query string (refused before any view).
-ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def _order_key_from_cursor(cursor: str) -> selectors.OrderKey:

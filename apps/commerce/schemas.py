@@ -6,14 +6,9 @@ from typing import Literal
 
 from ninja import Field, Schema
 
+from apps.core.api import MAX_ID
+
 OrderStatus = Literal["O", "F", "P"]
-
-# Keys are bigints: a larger number names no row and is refused before any query.
-MAX_ID = 2**63 - 1
-
-
-class ErrorOut(Schema):
-    message: str
 
 
 class OrderListQuery(Schema):

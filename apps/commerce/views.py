@@ -18,10 +18,9 @@ from django.views.decorators.http import require_http_methods
 from apps.commerce import selectors
 from apps.commerce.forms import ImportForm
 from apps.commerce.models import Order
-from apps.commerce.schemas import MAX_ID
 from apps.commerce.services import IMPORT_JOB_KIND, ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.api import MAX_ID, InvalidCursor, cursor_decode, cursor_encode
 from apps.core.caching import cached
 from apps.jobs.selectors import jobs_list_for_user
 

@@ -7,7 +7,7 @@ import re
 
 from django.conf import settings
 from django.http import Http404, HttpRequest
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
@@ -31,6 +31,22 @@ class InvalidToken(AuthenticationError):
             "Authentication required: the bearer token is unknown, expired or revoked "
             "(send 'Authorization: Bearer <token>').",
         )
+
+
+# Ids are bigints: a larger number names no row and is refused before any query.
+MAX_ID = 2**63 - 1
+
+
+class ErrorOut(Schema):
+    """Every error body of the API (the handlers below write them)."""
+
+    message: str
+
+
+# What any operation may answer: 400 a body that is not JSON or a NUL in the query string
+# (refused before any view), 401 no or wrong credentials, 404 an unknown or foreign id,
+# 422 invalid input. Operations add their own (403, 409, 429) beside these.
+ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 class TokenAuth(HttpBearer):

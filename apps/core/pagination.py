@@ -9,13 +9,9 @@ import datetime
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from apps.core.api import InvalidCursor, cursor_decode, cursor_encode
+from apps.core.api import MAX_ID, InvalidCursor, cursor_decode, cursor_encode
 
 PageKey = tuple[datetime.datetime, int]
-
-
-# Ids are bigints at most.
-MAX_ID = 2**63 - 1
 
 
 def page_key_decode(cursor: str | None) -> PageKey | None:

@@ -12,13 +12,12 @@ from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from apps.core.api import InvalidCursor, TooManyRequests, cursor_encode, page_limit
+from apps.core.api import ERRORS, ErrorOut, InvalidCursor, TooManyRequests, cursor_encode, page_limit
 from apps.core.pagination import page_key_decode
 from apps.jobs import selectors, services
 from apps.jobs.registry import UnknownJobKind, kind_get, kinds_all
 from apps.jobs.schemas import (
     MAX_IDS,
-    ErrorOut,
     JobDetailOut,
     JobIn,
     JobKindOut,
@@ -28,9 +27,6 @@ from apps.jobs.schemas import (
 )
 
 router = Router(tags=["jobs"])
-
-# Documented error bodies; the handlers in apps.core.api write them.
-ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def _job_key_from_cursor(cursor: str) -> selectors.JobKey:

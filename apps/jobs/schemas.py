@@ -19,10 +19,6 @@ JobQueue = Literal[tuple(Queue.values)]  # type: ignore[valid-type]
 MAX_IDS = 100
 
 
-class ErrorOut(Schema):
-    message: str
-
-
 class JobIn(Schema):
     kind: str = Field(description="A job kind from `GET /api/jobs/kinds`.", max_length=100)
     params: dict[str, Any] = Field(default_factory=dict, description="The kind's parameters.")

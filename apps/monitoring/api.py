@@ -14,7 +14,8 @@ from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 
-from apps.core.api import api_auth
+from apps.core.api import ERRORS as COMMON_ERRORS
+from apps.core.api import MAX_ID, ErrorOut, api_auth
 from apps.monitoring.models import BROWSER_KINDS, AlertEvent, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get
@@ -46,18 +47,12 @@ def _staff_only(auth):
 router = Router(tags=["monitoring"], auth=[_staff_only(auth) for auth in api_auth])
 
 MAX_LIMIT = 500
-# Database ids are bigints: a larger number names nothing and must not reach the database.
-MAX_ID = 2**63 - 1
 
 WindowName = Literal[tuple(WINDOWS)]  # type: ignore[valid-type]
 
 
-class ErrorOut(Schema):
-    message: str
-
-
-# 400: a NUL character in the query string (refused before any view).
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut}
+# Non-staff get 403 before their input is read.
+ERRORS = {**COMMON_ERRORS, 403: ErrorOut}
 
 
 class WindowQuery(Schema):

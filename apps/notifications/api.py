@@ -13,22 +13,15 @@ from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 
-from apps.core.api import TooManyRequests, page_limit
+from apps.core.api import ERRORS, MAX_ID, ErrorOut, TooManyRequests, page_limit
 from apps.notifications import selectors, services
 from apps.notifications.models import Channel, Event
 
 router = Router(tags=["notifications"])
 
-# The largest id a bigint column holds: a cursor past it is not one this API issued.
-MAX_ID = 2**63 - 1
 EventName = Annotated[str, Field(max_length=100)]
 
 
-class ErrorOut(Schema):
-    message: str
-
-
-ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 SENDS = {409: ErrorOut, 429: ErrorOut}
 
 

@@ -16,7 +16,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import TypeAdapter
 
-from apps.core.api import InvalidCursor, TooManyRequests, page_limit
+from apps.core.api import ERRORS, ErrorOut, InvalidCursor, TooManyRequests, page_limit
 from apps.core.caching import JsonBody, json_response
 from apps.core.pagination import newest_first_page, page_key_decode
 from apps.reports import selectors, services
@@ -25,10 +25,6 @@ from apps.reports.downloads import run_file_response, run_not_ready_text
 from apps.reports.models import Format, ReportRun
 
 router = Router(tags=["reports"])
-
-
-class ErrorOut(Schema):
-    message: str
 
 
 class ColumnOut(Schema):
@@ -135,14 +131,14 @@ def _catalog_json() -> JsonBody:
     return JsonBody.of(TypeAdapter(list[ReportOut]).dump_json(reports, by_alias=True))
 
 
-@router.get("/catalog", response={200: list[ReportOut], 401: ErrorOut}, summary="Reports you can run")
+@router.get("/catalog", response={200: list[ReportOut], **ERRORS}, summary="Reports you can run")
 def catalog(request: HttpRequest):
     return json_response(request, _catalog_json())
 
 
 @router.post(
     "",
-    response={202: RunOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={202: RunOut, 429: ErrorOut, **ERRORS},
     summary="Run a report",
     description="Validates the request and queues a job that writes the file. Poll `url` (also in "
     "the `Location` header) until `state` is `ready`, then GET `download_url`. Non-staff users may "
@@ -178,7 +174,7 @@ class RunPageOut(Schema):
 
 @router.get(
     "",
-    response={200: RunPageOut, 401: ErrorOut, 422: ErrorOut},
+    response={200: RunPageOut, **ERRORS},
     summary="Your report runs, newest first (staff: everybody's)",
 )
 def list_runs(request: HttpRequest, query: Query[RunListQuery]):
@@ -198,7 +194,7 @@ def list_runs(request: HttpRequest, query: Query[RunListQuery]):
 
 @router.get(
     "/{run_id}",
-    response={200: RunOut, 401: ErrorOut, 404: ErrorOut},
+    response={200: RunOut, **ERRORS},
     summary="A report run: state, progress and file",
     url_name="report_run",
 )
@@ -208,7 +204,7 @@ def get_run(request: HttpRequest, run_id: str):
 
 @router.get(
     "/{run_id}/download",
-    response={200: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    response={200: None, 409: ErrorOut, **ERRORS},
     summary="Download a run's file (streamed)",
     url_name="report_run_download",
 )
