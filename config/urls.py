@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import URLPattern, include, path
 from silk import urls as silk_urls
 
@@ -8,8 +9,21 @@ from apps.monitoring.views.prometheus import metrics
 from config.api import api
 
 # Silk's detail views let an unknown id escape as DoesNotExist (a 500): each answers 404.
+# Its profile downloads also open a file that requests recorded without the profiler do not
+# have (the file field raises ValueError): no profile is a 404 too.
+SILK_PROFILE_FILES = {"request_profile_download", "request_profile_dot"}
 silk_patterns = [
-    URLPattern(pattern.pattern, missing_is_404(pattern.callback), pattern.default_args, pattern.name)
+    URLPattern(
+        pattern.pattern,
+        missing_is_404(
+            pattern.callback,
+            missing=(ObjectDoesNotExist, ValueError)
+            if pattern.name in SILK_PROFILE_FILES
+            else (ObjectDoesNotExist,),
+        ),
+        pattern.default_args,
+        pattern.name,
+    )
     for pattern in silk_urls.urlpatterns
 ]
 

@@ -100,14 +100,19 @@ class ThrottledPasswordResetView(PasswordResetView):
         return response
 
 
-def missing_is_404(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
-    """A third-party view that lets ``DoesNotExist`` escape (a 500) answers 404 instead."""
+def missing_is_404(
+    view: Callable[..., HttpResponseBase],
+    *,
+    missing: tuple[type[Exception], ...] = (ObjectDoesNotExist,),
+) -> Callable[..., HttpResponseBase]:
+    """A third-party view that lets ``DoesNotExist`` (or what ``missing`` names) escape, a
+    500, answers 404 instead. The view runs first, so its own login check still decides."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         try:
             return view(request, *args, **kwargs)
-        except ObjectDoesNotExist:
+        except missing:
             raise Http404("Not found.") from None
 
     return wrapper

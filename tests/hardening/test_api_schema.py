@@ -9,10 +9,7 @@ infers between operations (a submitted job's id into its detail, cancel and retr
 """
 
 import contextlib
-import dataclasses
 import os
-import re
-import warnings
 
 import pytest
 import schemathesis
@@ -51,33 +48,6 @@ WORKFLOWS = settings(max_examples=15 * (10 if EXPLORE else 1), stateful_step_cou
 
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 
-
-@dataclasses.dataclass(frozen=True)
-class KnownOpen:
-    """An answer that is wrong today and is being fixed elsewhere; not validated until then.
-
-    Temporary by design: each entry names who fixes it, and the list must end empty.
-    """
-
-    operation: str  # a regular expression on "METHOD /path/{template}"
-    status: int
-    body: str  # a regular expression the start of the body matches
-    fixed_by: str
-
-    def matches(self, label: str, status: int, body: str) -> bool:
-        return status == self.status and re.fullmatch(self.operation, label) and re.match(self.body, body)
-
-
-KNOWN_OPEN: list[KnownOpen] = [
-    # Any operation can answer 400 (a body that is not JSON; a NUL in the query string, from
-    # the guard in front of every view): each app documents it in its operations' responses.
-    KnownOpen(
-        r".*",
-        400,
-        r'\{"message": "(Cannot parse request body|Invalid input: text may not contain NUL)',
-        "jobs, reports, notifications: document 400",
-    ),
-]
 
 # Filled by the ``real_ids`` fixture before any case is generated: path parameter name ->
 # values naming rows of the world (alice's, bob's and staff-visible ones).
@@ -118,27 +88,7 @@ def real_ids(world):
     REAL_IDS.clear()
 
 
-@pytest.fixture
-def known_open_seen():
-    """Known-open answers met by a test, reported as one warning when it ends."""
-    seen: set[str] = set()
-    yield seen
-    if seen:
-        warnings.warn(
-            "known-open API defects met (being fixed elsewhere; remove from KNOWN_OPEN once fixed):\n  "
-            + "\n  ".join(sorted(seen)),
-            stacklevel=1,
-        )
-
-
-def validate(case, response, seen: set[str], **kwargs) -> None:
-    label = f"{case.method} {case.operation.path}"
-    body = response.content[:200].decode(errors="replace")
-    documented = case.operation.responses.find_by_status_code(response.status_code) is not None
-    for known in KNOWN_OPEN:
-        if not documented and known.matches(label, response.status_code, body):
-            seen.add(f"{label} -> {response.status_code} ({known.fixed_by}): {body[:80]!r}")
-            return
+def validate(case, response, **kwargs) -> None:
     case.validate_response(response, checks=CHECKS, **kwargs)
 
 
@@ -153,29 +103,28 @@ def fresh_state():
         transaction.set_rollback(True)
 
 
-def call_as(case, persona: Persona, seen: set[str]) -> None:
+def call_as(case, persona: Persona) -> None:
     with fresh_state():
         response = case.call(headers=persona.bearer)
-    validate(case, response, seen)
+    validate(case, response)
 
 
 @schema.parametrize()
 @FUZZ
-def test_api_as_user_answers_as_documented(case, world, real_ids, published, known_open_seen):
-    call_as(case, world.alice, known_open_seen)
+def test_api_as_user_answers_as_documented(case, world, real_ids, published):
+    call_as(case, world.alice)
 
 
 @schema.parametrize()
 @FUZZ
-def test_api_as_staff_answers_as_documented(case, world, real_ids, published, known_open_seen):
-    call_as(case, world.ops, known_open_seen)
+def test_api_as_staff_answers_as_documented(case, world, real_ids, published):
+    call_as(case, world.ops)
 
 
 class Workflow(schema.as_state_machine()):
     """Chains of linked calls (create, then read, act on and list what was created)."""
 
     persona: Persona
-    seen: set[str]
 
     def setup(self):
         # Each scenario starts from the world as built (see fresh_state); its steps see
@@ -190,11 +139,10 @@ class Workflow(schema.as_state_machine()):
         return {"headers": self.persona.bearer}
 
     def validate_response(self, response, case, additional_checks=None, **kwargs):
-        validate(case, response, self.seen)
+        validate(case, response)
 
 
 @pytest.mark.parametrize("name", ["alice", "ops"])
-def test_api_workflows_answer_as_documented(name, world, real_ids, published, known_open_seen):
+def test_api_workflows_answer_as_documented(name, world, real_ids, published):
     Workflow.persona = world.persona(name)
-    Workflow.seen = known_open_seen
     Workflow.run(settings=WORKFLOWS)

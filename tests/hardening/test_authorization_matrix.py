@@ -14,10 +14,8 @@ A route missing from the table fails the test, with the line to add (check it fi
 Everything runs in one test on one database setup; unsafe requests are rolled back.
 """
 
-import dataclasses
 import json
 import re
-import warnings
 from urllib.parse import urlsplit
 
 import pytest
@@ -245,26 +243,6 @@ BODIES: dict[tuple[str, str], object] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class KnownOpen:
-    """A wrong answer being fixed elsewhere (by ``fixed_by``): a warning until then, not a failure.
-
-    Temporary by design: the list must end empty.
-    """
-
-    method: str
-    route: str  # a regular expression on the route
-    persona: str
-    observed: int | str
-    fixed_by: str
-
-
-KNOWN_OPEN: list[KnownOpen] = [
-    # Silk's profile views crash on a request recorded without a profile (ValueError).
-    KnownOpen("GET", r"silk/request/<uuid:request_id>/(pyprofile|json)/", "ops", 500, "unassigned (Silk)"),
-]
-
-
 def _walk(patterns, prefix: str = ""):
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -385,19 +363,10 @@ def send(client: Client, method: str, url: str, body: object = None):
     return response
 
 
-def known_open(method: str, route: str, persona: str, observed: int | str) -> KnownOpen | None:
-    for known in KNOWN_OPEN:
-        if (known.method, known.persona, known.observed) == (method, persona, observed) and re.fullmatch(
-            known.route, route
-        ):
-            return known
-    return None
-
-
 def test_every_route_answers_each_persona_as_the_table_says(world, published):
     table = {**ROUTES, **admin_table()}
     documented = api_methods()
-    missing, wrong, csrf_open, still_open = [], [], [], []
+    missing, wrong, csrf_open = [], [], []
     api_clients = clients(world, api_route=True, csrf=True)
     # Pages: with the CSRF check passed (what the view decides), and enforced.
     page_clients = clients(world, api_route=False, csrf=False)
@@ -431,20 +400,9 @@ def test_every_route_answers_each_persona_as_the_table_says(world, published):
                     if set(refused) != {403}:
                         csrf_open.append(f"{method} {url}: {refused} without a CSRF token")
             for persona, want, got in zip(PERSONAS, expected, observed, strict=True):
-                if matches(want, got):
-                    continue
-                known = known_open(method, route, persona, got)
-                if known is not None:
-                    still_open.append(f"{method} {url} as {persona}: {got}, not {want} ({known.fixed_by})")
-                else:
+                if not matches(want, got):
                     wrong.append(f"{method} {url} as {persona}: expected {want}, got {got}")
 
-    if still_open:
-        warnings.warn(
-            "known-open answers (being fixed elsewhere; remove from KNOWN_OPEN once fixed):\n  "
-            + "\n  ".join(still_open),
-            stacklevel=1,
-        )
     problems = []
     if missing:
         problems.append(
