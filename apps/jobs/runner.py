@@ -178,6 +178,17 @@ class Heartbeat(threading.Thread):
         self.join()
 
 
+def _database_connection_lost() -> bool:
+    """True (and the connection closed, so the next query reconnects) if the worker's
+    database connection died: a terminated backend or a restarted server. Such a job is
+    lost, not failed, and recording that needs a working connection; otherwise the job
+    would wait for its heartbeat to go stale."""
+    if connection.connection is None or connection.is_usable():
+        return False
+    connection.close()
+    return True
+
+
 def execute(job_id: int, *, in_worker: bool = False) -> str:
     """Run one job (the django-q2 task body). Returns what happened, for logs and tests."""
     if not in_worker:
@@ -223,13 +234,19 @@ def execute(job_id: int, *, in_worker: bool = False) -> str:
         # BaseException on purpose: django-q2's timeout is a SystemExit subclass.
         heartbeat.stop()
         timed_out = type(exc).__name__ == "TimeoutException"
+        if timed_out:
+            outcome_kind = JobAttempt.Outcome.TIMED_OUT
+        elif isinstance(exc, DatabaseError) and _database_connection_lost():
+            outcome_kind = JobAttempt.Outcome.LOST
+        else:
+            outcome_kind = JobAttempt.Outcome.FAILED
         progress, log = ctx.snapshot()
         services.job_fail(
             job_id=job.pk,
             attempt=job.attempts,
             error=f"Timed out after {job.timeout}s" if timed_out else f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),
-            outcome=JobAttempt.Outcome.TIMED_OUT if timed_out else JobAttempt.Outcome.FAILED,
+            outcome=outcome_kind,
             log=log,
             progress=progress,
         )

@@ -407,6 +407,7 @@ def job_fail(
     log: list[str] | None = None,
     progress: tuple[int, int | None, str] | None = None,
     final: bool = False,
+    now: datetime | None = None,
 ) -> str | None:
     """Record a failed attempt: schedule a retry with backoff, or move to dead letters.
 
@@ -416,7 +417,7 @@ def job_fail(
     job = _owned(job_id, attempt).select_for_update().first()
     if job is None:
         return None
-    now = timezone.now()
+    now = now or timezone.now()
     fields: dict[str, Any] = {"error": error[:10000], "traceback": traceback[:50000], "updated_at": now}
     if log is not None:
         fields["log"] = log[-LOG_LINES_KEPT:]
@@ -432,7 +433,9 @@ def job_fail(
         fields["max_attempts"] = job.max_attempts
     delay = None
     if job.attempts < job.max_attempts and not final:
-        delay = retry_delay(_kind_or_none(job.kind), job.attempts)
+        # A lost worker or connection is not the job's fault: run again now, not after backoff.
+        lost = outcome == JobAttempt.Outcome.LOST
+        delay = 0.0 if lost else retry_delay(_kind_or_none(job.kind), job.attempts)
         fields.update(status=Status.FAILED, run_at=now + timedelta(seconds=delay))
     else:
         fields.update(status=Status.DEAD, finished_at=now)
@@ -566,17 +569,14 @@ def jobs_recover_stale(*, now: datetime | None = None) -> int:
             if done:
                 logger.info("dispatcher: job %s cancelled (its worker is gone)", uuid)
         else:
-            status = job_fail(
+            done = job_fail(
                 job_id=job_id,
                 attempt=attempt,
                 error="Worker lost: no heartbeat for "
                 f"{settings.JOBS_HEARTBEAT_STALE_AFTER}s (process killed or host down).",
                 outcome=JobAttempt.Outcome.LOST,
+                now=now,
             )
-            done = status is not None
-            if status == Status.FAILED:
-                # A lost worker is not the job's fault: run again now, not after backoff.
-                Job.objects.filter(pk=job_id, status=Status.FAILED).update(run_at=now)
         recovered += bool(done)
     return recovered
 
