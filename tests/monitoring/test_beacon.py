@@ -83,3 +83,15 @@ def test_only_post_is_accepted(client):
 def test_pages_include_the_beacon_script(alice_client):
     page = alice_client.get("/jobs/").content.decode()
     assert "browser-metrics" in page and 'data-endpoint="/monitoring/beacon"' in page
+
+
+def test_behind_a_proxy_beacons_are_limited_per_forwarded_client_not_per_proxy(client, settings):
+    settings.MONITORING_BROWSER_RATE_LIMIT = 2
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    def from_client(address: str) -> int:
+        return send(client, {"path": "/jobs/", "fcp": 1}, headers={"X-Forwarded-For": address}).status_code
+
+    assert [from_client("203.0.113.7") for _ in range(3)] == [204, 204, 429]
+    # Another client behind the same proxy (the same REMOTE_ADDR) has its own count.
+    assert from_client("203.0.113.8") == 204

@@ -4,7 +4,8 @@ A beacon cannot carry a CSRF header, so the view is exempt from CSRF and instead
 only what it can afford to: a same-origin POST (when the browser says its Origin) of at
 most MAX_BODY bytes of JSON with known fields in sane ranges, for a path that resolves to
 one of our routes (the series is the route pattern, never the raw path), at most
-MONITORING_BROWSER_RATE_LIMIT beacons per client address per minute and process. It only
+MONITORING_BROWSER_RATE_LIMIT beacons per client address (behind TRUSTED_PROXY_COUNT
+proxies, the forwarded one) per minute and process. It only
 adds to the in-process recorder: no I/O.
 """
 
@@ -19,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.core.access import client_address
 from apps.monitoring.models import MetricKind
 from apps.monitoring.recorder import recorder
 
@@ -91,7 +93,7 @@ def beacon(request: HttpRequest) -> HttpResponse:
         return _bad("Cross-origin beacons are not accepted.", 403)
     if int(request.headers.get("Content-Length") or 0) > MAX_BODY:
         return _bad(f"Body too large (at most {MAX_BODY} bytes).", 413)
-    if _rate_limited(request.META.get("REMOTE_ADDR", "")):
+    if _rate_limited(client_address(request)):
         return _bad("Too many beacons; try again in a minute.", 429)
     try:
         path, values = parse_beacon(request.body[: MAX_BODY + 1])
