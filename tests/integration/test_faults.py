@@ -184,7 +184,9 @@ class SilentServer:
 
 
 @pytest.mark.django_db
-def test_a_hanging_broker_costs_one_timeout_then_publishes_are_skipped_until_the_retry(monkeypatch, settings):
+def test_a_hanging_broker_costs_one_timeout_then_publishes_are_skipped_until_the_retry(
+    requires_redis, monkeypatch, settings
+):
     silent = SilentServer()
     monkeypatch.setattr(Conf, "REDIS", silent.url)
     monkeypatch.setattr(broker._local, "brokers", {}, raising=False)
@@ -216,7 +218,7 @@ def test_a_hanging_broker_costs_one_timeout_then_publishes_are_skipped_until_the
 
 @pytest.mark.django_db
 def test_submitting_a_job_while_the_broker_hangs_answers_202_quickly(
-    monkeypatch, settings, alice, django_capture_on_commit_callbacks
+    requires_redis, monkeypatch, settings, alice, django_capture_on_commit_callbacks
 ):
     silent = SilentServer()
     monkeypatch.setattr(Conf, "REDIS", silent.url)
