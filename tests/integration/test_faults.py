@@ -170,77 +170,61 @@ def test_enqueue_while_redis_is_down_answers_and_the_job_runs_once_when_it_is_ba
     assert JobAttempt.objects.filter(job__in=jobs).count() == 2
 
 
-class SilentServer:
-    """Accepts TCP connections on loopback and never answers: a broker that hangs."""
-
-    def __init__(self) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(16)
-        self.url = f"redis://127.0.0.1:{self.socket.getsockname()[1]}/0"
-
-    def close(self) -> None:
-        self.socket.close()
+@pytest.fixture
+def hanging_broker(requires_redis, monkeypatch, settings):
+    """The broker's Redis is a loopback socket that accepts connections and never answers;
+    publishing gives up after 0.5 s."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    monkeypatch.setattr(Conf, "REDIS", f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
+    monkeypatch.setattr(broker._local, "brokers", {}, raising=False)
+    monkeypatch.setattr(broker, "_down_until", 0.0)
+    settings.JOBS_BROKER_TIMEOUT = 0.5
+    yield
+    silent.close()
 
 
 @pytest.mark.django_db
 def test_a_hanging_broker_costs_one_timeout_then_publishes_are_skipped_until_the_retry(
-    requires_redis, monkeypatch, settings
+    hanging_broker, settings
 ):
-    silent = SilentServer()
-    monkeypatch.setattr(Conf, "REDIS", silent.url)
-    monkeypatch.setattr(broker._local, "brokers", {}, raising=False)
-    monkeypatch.setattr(broker, "_down_until", 0.0)
-    settings.JOBS_BROKER_TIMEOUT = 0.5
     settings.JOBS_BROKER_RETRY_AFTER = 0.5
-    try:
-        started = time.monotonic()
-        assert broker.publish(1, queue="default", timeout=30) is False
-        first = time.monotonic() - started
-        started = time.monotonic()
-        assert broker.publish(2, queue="default", timeout=30) is False
-        assert broker.queue_size("default") is None
-        skipped = time.monotonic() - started
+    started = time.monotonic()
+    assert broker.publish(1, queue="default", timeout=30) is False
+    first = time.monotonic() - started
+    started = time.monotonic()
+    assert broker.publish(2, queue="default", timeout=30) is False
+    assert broker.queue_size("default") is None
+    skipped = time.monotonic() - started
 
-        # Bounded by the timeout (not the OS's minutes), and the second never waited.
-        assert 0.4 <= first < 5, first
-        assert skipped < 0.2, skipped
-        deadline = time.monotonic() + 5
-        while not broker.broker_available():
-            assert time.monotonic() < deadline, "the broker was never tried again"
-            time.sleep(0.05)
-        started = time.monotonic()
-        assert broker.publish(3, queue="default", timeout=30) is False
-        assert time.monotonic() - started >= 0.4, "after the retry interval the broker is tried again"
-    finally:
-        silent.close()
+    # Bounded by the timeout (not the OS's minutes), and the second never waited.
+    assert 0.4 <= first < 5, first
+    assert skipped < 0.2, skipped
+    deadline = time.monotonic() + 5
+    while not broker.broker_available():
+        assert time.monotonic() < deadline, "the broker was never tried again"
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert broker.publish(3, queue="default", timeout=30) is False
+    assert time.monotonic() - started >= 0.4, "after the retry interval the broker is tried again"
 
 
 @pytest.mark.django_db
 def test_submitting_a_job_while_the_broker_hangs_answers_202_quickly(
-    requires_redis, monkeypatch, settings, alice, django_capture_on_commit_callbacks
+    hanging_broker, settings, alice, django_capture_on_commit_callbacks
 ):
-    silent = SilentServer()
-    monkeypatch.setattr(Conf, "REDIS", silent.url)
-    monkeypatch.setattr(broker._local, "brokers", {}, raising=False)
-    monkeypatch.setattr(broker, "_down_until", 0.0)
-    settings.JOBS_BROKER_TIMEOUT = 0.5
     settings.JOBS_BROKER_RETRY_AFTER = 60.0
     client = Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=alice)[1]}")
-    try:
-        timings = []
-        for _ in range(3):
-            started = time.monotonic()
-            # The commit (and so the publish) happens inside the request: the test's
-            # transaction would hold it back.
-            with django_capture_on_commit_callbacks(execute=True):
-                response = client.post(
-                    "/api/jobs", {"kind": "diagnostics.noop"}, content_type="application/json"
-                )
-            timings.append(time.monotonic() - started)
-            assert response.status_code == 202, response.content
-        assert Job.objects.filter(owner=alice, status=Status.QUEUED).count() == 3
-        # The first request paid one broker timeout; the circuit spared the others.
-        assert timings[0] < 5 and max(timings[1:]) < 0.5, timings
-    finally:
-        silent.close()
+    timings = []
+    for _ in range(3):
+        started = time.monotonic()
+        # The commit (and so the publish) happens inside the request: the test's
+        # transaction would hold it back.
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/api/jobs", {"kind": "diagnostics.noop"}, content_type="application/json")
+        timings.append(time.monotonic() - started)
+        assert response.status_code == 202, response.content
+    assert Job.objects.filter(owner=alice, status=Status.QUEUED).count() == 3
+    # The first request paid one broker timeout; the circuit spared the others.
+    assert timings[0] < 5 and max(timings[1:]) < 0.5, timings
