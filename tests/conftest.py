@@ -3,7 +3,9 @@
 alice owns things, bob is another ordinary user, ops is staff.
 """
 
+import ipaddress
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,52 @@ def alice_client(client, alice):
 def ops_client(client, ops):
     client.force_login(ops)
     return client
+
+
+def _is_loopback(address) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if not isinstance(host, str):
+        return False
+    try:
+        ip = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
+
+
+@pytest.fixture
+def loopback_only(monkeypatch) -> list:
+    """Any connection attempt outside 127.0.0.0/8 and ::1 fails the test (it is never sent).
+
+    Returns the addresses of every attempt, in order.
+    """
+    attempts: list = []
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_create_connection = socket.create_connection
+
+    def guard(address, *, family: int = socket.AF_INET) -> None:
+        attempts.append(address)
+        if family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            pytest.fail(f"a connection to {address!r} was attempted: only loopback is allowed")
+
+    def connect(sock, address):
+        guard(address, family=sock.family)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        guard(address, family=sock.family)
+        return real_connect_ex(sock, address)
+
+    def create_connection(address, *args, **kwargs):
+        guard(address)
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    return attempts
 
 
 @pytest.fixture

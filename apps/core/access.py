@@ -1,5 +1,6 @@
 """Access decorators shared by the apps' server-rendered pages, and the client's address."""
 
+import hmac
 import ipaddress
 from collections.abc import Callable
 from functools import wraps
@@ -36,6 +37,13 @@ def safe_next_url(request: HttpRequest, fallback: str) -> str:
     ):
         return target
     return fallback
+
+
+def has_metrics_token(request: HttpRequest) -> bool:
+    """The request carries ``Authorization: Bearer $MONITORING_METRICS_TOKEN`` (a set one)."""
+    token = settings.MONITORING_METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    return bool(token) and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token)
 
 
 def client_address(request: HttpRequest) -> str:

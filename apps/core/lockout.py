@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from apps.core.ratelimit import minutes_text
+
 
 class LockoutBackend(AxesStandaloneBackend):
     """Axes' check, for logins that come with a request.
@@ -41,11 +43,6 @@ def lockout_ends(*, username: str | None, address: str | None) -> datetime:
     return (last or timezone.now()) + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
 
 
-def lockout_message(minutes: int) -> str:
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"Too many failed attempts for this account from your address; try again in {minutes} {unit}."
-
-
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict | None = None
 ) -> HttpResponse:
@@ -55,7 +52,9 @@ def lockout_response(
         address=getattr(request, "axes_ip_address", None),
     )
     seconds = max(1, math.ceil((ends - timezone.now()).total_seconds()))
-    message = lockout_message(math.ceil(seconds / 60))
+    message = (
+        f"Too many failed attempts for this account from your address; try again in {minutes_text(seconds)}."
+    )
     context = getattr(original_response, "context_data", None) or {}
     form = context.get("form")
     if isinstance(original_response, TemplateResponse) and form is not None:

@@ -23,6 +23,12 @@ from django.core.cache import cache
 logger = logging.getLogger("apps.core.ratelimit")
 
 
+def minutes_text(seconds: int) -> str:
+    """A wait for a person: "1 minute", "15 minutes" (rounded up)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
 @dataclass(frozen=True)
 class RateLimit:
     allowed: bool

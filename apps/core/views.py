@@ -1,5 +1,3 @@
-import hmac
-import math
 from collections.abc import Callable
 from functools import wraps
 
@@ -9,20 +7,14 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from health_check.views import HealthCheckView
 
-from apps.core.access import client_address
+from apps.core.access import client_address, has_metrics_token
 from apps.core.health import readiness_checks
-from apps.core.ratelimit import rate_limit_hit
+from apps.core.ratelimit import minutes_text, rate_limit_hit
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
     """Liveness: the process answers. No I/O, so a slow database never kills it."""
     return HttpResponse("ok\n", content_type="text/plain")
-
-
-def _has_metrics_token(request: HttpRequest) -> bool:
-    token = settings.MONITORING_METRICS_TOKEN
-    presented = request.headers.get("Authorization", "")
-    return bool(token) and hmac.compare_digest(presented.encode(), f"Bearer {token}".encode())
 
 
 class ReadinessView(HealthCheckView):
@@ -42,7 +34,7 @@ class ReadinessView(HealthCheckView):
         if response.status_code == 500:
             response.status_code = 503
         ready = response.status_code == 200
-        if not _has_metrics_token(request) and not (await request.auser()).is_staff:
+        if not has_metrics_token(request) and not (await request.auser()).is_staff:
             return self._summary(request, status=200 if ready else 503)
         if response.get("Content-Type", "").startswith("text/html"):
             # The library's status page styles itself inline; it shows no user input.
@@ -89,11 +81,9 @@ class ThrottledPasswordResetView(PasswordResetView):
             return super().form_valid(form)
         refused = by_address if not by_address.allowed else by_email
         which = "from your address" if refused is by_address else "for this e-mail address"
-        minutes = math.ceil(refused.retry_after / 60)
         form.add_error(
             "email",
-            f"Too many password reset requests {which}; try again in {minutes} "
-            f"{'minute' if minutes == 1 else 'minutes'}.",
+            f"Too many password reset requests {which}; try again in {minutes_text(refused.retry_after)}.",
         )
         response = self.render_to_response(self.get_context_data(form=form), status=429)
         response["Retry-After"] = str(refused.retry_after)

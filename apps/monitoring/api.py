@@ -4,7 +4,6 @@ Every answer is documented, errors included: 401 without credentials, 403 for no
 404 for an unknown slow query or endpoint, 422 for invalid input, each ``{"message": …}``.
 """
 
-import copy
 import datetime
 from typing import Any, Literal
 
@@ -14,8 +13,8 @@ from django.utils import timezone
 from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 
-from apps.core.api import ERRORS as COMMON_ERRORS
-from apps.core.api import MAX_ID, ErrorOut, api_auth
+from apps.core import api as core_api
+from apps.core.api import MAX_ID, ErrorOut
 from apps.monitoring.models import BROWSER_KINDS, AlertEvent, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get
@@ -23,28 +22,30 @@ from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries
 STAFF_ONLY = "Staff only: the performance figures are for operators."
 
 
-def _staff_only(auth):
-    """The API's authenticator ``auth`` that also answers 403 to anyone but staff.
+class _StaffOnly:
+    """An API authenticator that also answers 403 to anyone but staff.
 
     As authentication, it runs before the input is read: a non-staff caller learns that
-    the figures are not theirs, never which parameters are wrong. The subclass keeps the
-    authenticator's name, so the OpenAPI document names the same security schemes.
+    the figures are not theirs, never which parameters are wrong.
     """
 
-    class StaffOnly(type(auth)):
-        def __call__(self, request: HttpRequest):
-            user = super().__call__(request)
-            if user and not user.is_staff:
-                raise HttpError(403, STAFF_ONLY)
-            return user
-
-    StaffOnly.__name__ = StaffOnly.__qualname__ = type(auth).__name__
-    staff_only = copy.copy(auth)
-    staff_only.__class__ = StaffOnly
-    return staff_only
+    def __call__(self, request: HttpRequest):
+        user = super().__call__(request)
+        if user and not user.is_staff:
+            raise HttpError(403, STAFF_ONLY)
+        return user
 
 
-router = Router(tags=["monitoring"], auth=[_staff_only(auth) for auth in api_auth])
+# Named as the API's own: the OpenAPI document names its security schemes after the class.
+class TokenAuth(_StaffOnly, core_api.TokenAuth):
+    pass
+
+
+class SessionAuth(_StaffOnly, core_api.SessionAuth):
+    pass
+
+
+router = Router(tags=["monitoring"], auth=[TokenAuth(), SessionAuth(csrf=True)])
 
 MAX_LIMIT = 500
 
@@ -52,7 +53,7 @@ WindowName = Literal[tuple(WINDOWS)]  # type: ignore[valid-type]
 
 
 # Non-staff get 403 before their input is read.
-ERRORS = {**COMMON_ERRORS, 403: ErrorOut}
+ERRORS = {**core_api.ERRORS, 403: ErrorOut}
 
 
 class WindowQuery(Schema):

@@ -1,5 +1,6 @@
-"""Fixtures for the notifications tests: real receivers on loopback, a guard that fails any
-connection outside loopback, faked name resolution, and jobs run inline."""
+"""Fixtures for the notifications tests: real receivers on loopback, faked name resolution,
+and jobs run inline (the guard that fails any connection outside loopback, ``loopback_only``,
+is in tests/conftest.py)."""
 
 import http.server
 import ipaddress
@@ -108,43 +109,6 @@ def receiver():
         server.server.shutdown()
         server.server.server_close()
         server.thread.join(timeout=10)
-
-
-def _is_loopback(address) -> bool:
-    host = address[0] if isinstance(address, tuple) else address
-    if not isinstance(host, str):
-        return False
-    try:
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
-
-
-@pytest.fixture
-def loopback_only(monkeypatch):
-    """Any connection attempt outside 127.0.0.0/8 and ::1 fails the test (it is never sent)."""
-    attempts: list = []
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-
-    def connect(sock, address):
-        attempts.append(address)
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-            pytest.fail(f"a connection to {address!r} was attempted: only loopback is allowed")
-        return real_connect(sock, address)
-
-    def connect_ex(sock, address):
-        attempts.append(address)
-        if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
-            pytest.fail(f"a connection to {address!r} was attempted: only loopback is allowed")
-        return real_connect_ex(sock, address)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
-    return attempts
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ depth, running, dead letters, wait p95 and throughput; open alerts. Access: the 
 token MONITORING_METRICS_TOKEN, or a client address in MONITORING_METRICS_ALLOWED_IPS.
 """
 
-import hmac
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from apps.core.access import has_metrics_token
 from apps.monitoring.models import AlertEvent, MetricKind
 from apps.monitoring.selectors import queues
 from apps.monitoring.selectors.metrics import summaries
@@ -24,11 +24,10 @@ WINDOW = timedelta(minutes=5)
 
 
 def _allowed(request: HttpRequest) -> bool:
-    token = settings.MONITORING_METRICS_TOKEN
-    header = request.headers.get("Authorization", "")
-    if token and header.startswith("Bearer ") and hmac.compare_digest(header[7:].strip(), token):
-        return True
-    return request.META.get("REMOTE_ADDR", "") in settings.MONITORING_METRICS_ALLOWED_IPS
+    return (
+        has_metrics_token(request)
+        or request.META.get("REMOTE_ADDR", "") in settings.MONITORING_METRICS_ALLOWED_IPS
+    )
 
 
 class TempoCollector:
