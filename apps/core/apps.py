@@ -7,4 +7,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
         from apps.core import checks  # noqa: F401  (registers the checks)
+        from apps.core.pg_timestamps import loader_install
+
+        # Timestamps Python cannot hold are read clamped on every PostgreSQL connection.
+        connection_created.connect(loader_install, dispatch_uid="core.pg_timestamps")

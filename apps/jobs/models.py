@@ -1,11 +1,12 @@
 """Tracked background jobs. The Job row is the source of truth; the broker is a fast path."""
 
-import datetime
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from apps.core.pg_timestamps import READABLE_MAX, READABLE_MIN
 
 
 class Status(models.TextChoices):
@@ -35,12 +36,6 @@ class Queue(models.TextChoices):
 
 # Higher runs sooner: a user may choose a kind's own queue or a lower one (staff: any).
 QUEUE_RANK = {Queue.LOW: 0, Queue.DEFAULT: 1, Queue.HIGH: 2, Queue.SYSTEM: 3}
-
-# What Python's datetime can hold, less a day so that showing it in any local time zone
-# cannot overflow either. PostgreSQL stores years up to 294276, but psycopg cannot read a
-# value past datetime's range back, and every list showing the row would fail.
-READABLE_MIN = datetime.datetime.min.replace(tzinfo=datetime.UTC) + datetime.timedelta(days=1)
-READABLE_MAX = datetime.datetime.max.replace(tzinfo=datetime.UTC) - datetime.timedelta(days=1)
 
 
 class Job(models.Model):

@@ -3,9 +3,9 @@
 PostgreSQL stores timestamptz values from 4713 BC to 294276 AD and ``infinity``; Python's
 datetime ends at year 9999, and psycopg raises DataError for anything outside. One such
 value in a row (a job scheduled for 9999-12-31 -14:00 is year 10000 in UTC) made every
-list showing that row fail. The services bound what they write and a CHECK constraint
-guards jobs.run_at; this loader is the last line: a value past either end is read as
-jobs.models.READABLE_MIN or READABLE_MAX (logged), so that a page shows "9999-12-30"
+list showing that row fail. Services bound what they write and CHECK constraints guard
+columns (jobs.run_at); this loader is the last line, for every table: a value past either
+end is read as READABLE_MIN or READABLE_MAX (logged), so that a page shows "9999-12-30"
 instead of failing.
 
 Installed on every new connection (``connection_created``), replacing Django's own
@@ -17,9 +17,13 @@ import logging
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from apps.jobs.models import READABLE_MAX, READABLE_MIN
+logger = logging.getLogger("apps.core")
 
-logger = logging.getLogger("apps.jobs")
+# What Python's datetime can hold, less a day so that showing it in any local time zone
+# cannot overflow either. PostgreSQL stores years up to 294276, but psycopg cannot read a
+# value past datetime's range back.
+READABLE_MIN = datetime.datetime.min.replace(tzinfo=datetime.UTC) + datetime.timedelta(days=1)
+READABLE_MAX = datetime.datetime.max.replace(tzinfo=datetime.UTC) - datetime.timedelta(days=1)
 
 
 def _clamped(text: str, timezone: datetime.tzinfo | None) -> datetime.datetime | None:
