@@ -1,7 +1,16 @@
-"""A text progress bar for management commands (no dependency needed for ~40 lines)."""
+"""How long work reports how far it is: one protocol, and the text bar commands show.
+
+A job's context, a command's bar and anything a service is handed to report progress
+to all take ``progress(done, total, message)``.
+"""
 
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
+
+
+class Progress(Protocol):
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        """``done`` of ``total`` units (None: not known yet); ``message`` says what is being done."""
 
 
 class ProgressBar:
@@ -30,6 +39,11 @@ class ProgressBar:
             self._drawn_at = now
             self.stream.write("\r" + self.render())
             self.stream.flush()
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        if total is not None:
+            self.total = total
+        self.update(done)
 
     def advance(self, count: int) -> None:
         self.update(self.done + count)

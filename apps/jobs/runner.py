@@ -22,6 +22,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from apps.jobs import services
+from apps.jobs.errors import PermanentJobError
 from apps.jobs.models import JobAttempt
 from apps.jobs.registry import UnknownJobKind, kind_get
 
@@ -37,11 +38,6 @@ class JobCancelled(Exception):
 
 class JobLost(Exception):
     """This attempt no longer holds the job (it was recovered and re-run elsewhere)."""
-
-
-class PermanentJobError(Exception):
-    """Raised by a job function whose failure another attempt cannot fix (a webhook answered
-    404, a URL that is refused): the job goes dead at once instead of being retried."""
 
 
 class JobContext:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from apps.core import outbound
 from apps.jobs import broker
+from apps.jobs.errors import JobInputError, JobNotAllowed, JobQuotaExceeded, JobStateError
 from apps.jobs.models import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -43,29 +44,6 @@ LOST_ATTEMPTS_FORGIVEN = 2
 # A purge cutoff further back than this reaches before any job could exist (and past it,
 # before the first day a date can hold).
 MAX_PURGE_DAYS = 36_500
-
-
-class JobInputError(ValueError):
-    """A request for a job that cannot be accepted; the message is for the user."""
-
-
-class JobNotAllowed(JobInputError):
-    """A request only staff may make: a staff-only kind, a queue above the kind's own."""
-
-
-class JobQuotaExceeded(JobInputError):
-    """The owner has as many jobs waiting or running as a quota allows; the message says
-    which quota, its limit and how many are active."""
-
-    def __init__(self, message: str, *, limit: int, active: int, retry_after: int) -> None:
-        super().__init__(message)
-        self.limit = limit
-        self.active = active
-        self.retry_after = retry_after
-
-
-class JobStateError(ValueError):
-    """An action that the job's current status does not allow."""
 
 
 def worker_name() -> str:

@@ -3,9 +3,9 @@ so the jobs engine retries it with backoff and records its attempts."""
 
 from pydantic import BaseModel, ConfigDict
 
+from apps.jobs.errors import PermanentJobError
 from apps.jobs.models import Queue
 from apps.jobs.registry import job
-from apps.jobs.runner import PermanentJobError
 from apps.notifications import services
 
 

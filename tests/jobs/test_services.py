@@ -15,8 +15,8 @@ from django.test import override_settings
 from django.utils import timezone
 
 from apps.jobs import broker, services
+from apps.jobs.errors import JobInputError, JobStateError
 from apps.jobs.models import Job, JobAttempt, Status
-from apps.jobs.services import JobInputError, JobStateError
 
 pytestmark = pytest.mark.django_db
 

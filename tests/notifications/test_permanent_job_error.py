@@ -4,8 +4,8 @@
 import pytest
 
 from apps.jobs import registry, services
+from apps.jobs.errors import PermanentJobError
 from apps.jobs.models import JobAttempt, Status
-from apps.jobs.runner import PermanentJobError
 from tests.notifications.conftest import run_job
 
 pytestmark = [
