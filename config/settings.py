@@ -5,13 +5,15 @@ so that a fresh machine works with no server installed. Production sets
 DATABASE_URL, REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
 """
 
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import environ
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from config.databases import database_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -35,6 +37,10 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# The debug toolbar costs every request; it exists only with DEBUG on.
+DEBUG_TOOLBAR = DEBUG and env.bool("DEBUG_TOOLBAR", default=True)
+INTERNAL_IPS = ["127.0.0.1", "::1"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -56,9 +62,14 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.reports",
     "apps.monitoring",
+    *(["debug_toolbar"] if DEBUG_TOOLBAR else []),
+    "silk",
 ]
 
+# The hot path stays cheap (DESIGN.md): request metrics right after sessions, then
+# read-your-writes routing, then Silk (sampled only), then the rest.
 MIDDLEWARE = [
+    *(["debug_toolbar.middleware.DebugToolbarMiddleware"] if DEBUG_TOOLBAR else []),
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside everything that can answer an error under /api/, so that each one is JSON.
@@ -66,10 +77,11 @@ MIDDLEWARE = [
     "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "apps.core.middleware.PermissionsPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "apps.monitoring.middleware.RequestMetricsMiddleware",
     # Before anything (Silk, views, the admin) hands a NUL or an oversized body on.
     "apps.core.middleware.RequestGuardMiddleware",
-    # Read-your-writes replica routing: after request metrics, before Silk (DESIGN.md).
     "apps.core.middleware.ReplicaRoutingMiddleware",
+    "silk.middleware.SilkyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -79,13 +91,6 @@ MIDDLEWARE = [
     # Last: turns a login refused by the lockout into the login page with the reason.
     "axes.middleware.AxesMiddleware",
 ]
-
-# The debug toolbar costs every request; it exists only with DEBUG on.
-DEBUG_TOOLBAR = DEBUG and env.bool("DEBUG_TOOLBAR", default=True)
-if DEBUG_TOOLBAR:
-    INSTALLED_APPS.append("debug_toolbar")
-    MIDDLEWARE.insert(0, "debug_toolbar.middleware.DebugToolbarMiddleware")
-    INTERNAL_IPS = ["127.0.0.1", "::1"]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -110,69 +115,36 @@ TEMPLATES = [
 # --- Databases -------------------------------------------------------------------
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
-# django-q2 forks its worker processes from a parent that has used the database; a
-# forked psycopg pool would share its sockets between processes. qcluster processes use
-# persistent per-process connections instead (django-q2 closes them before each fork).
-_IS_QCLUSTER = sys.argv[1:2] == ["qcluster"]
-DB_POOL = env.bool("DB_POOL", default=not _IS_QCLUSTER)
+# On in job worker processes (manage.py sets it for `qcluster`). django-q2 forks its
+# workers from a parent that has used the database, and a forked psycopg pool would share
+# its sockets between processes: workers use persistent per-process connections instead
+# (django-q2 closes them before each fork).
+JOBS_WORKER_PROCESS = env.bool("JOBS_WORKER_PROCESS", default=False)
+DB_POOL = env.bool("DB_POOL", default=not JOBS_WORKER_PROCESS)
 DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=300)
-
-
-def database_config(url: str) -> dict:
-    """One DATABASES entry from a URL; PostgreSQL gets psycopg 3's connection pool."""
-    config = env.db_url_config(url)
-    # A health check is a round trip per request (or per job, in a worker). Workers skip
-    # it: a broken connection fails one claim, is then replaced, and the dispatcher
-    # republishes the job that was not claimed.
-    config["CONN_HEALTH_CHECKS"] = not _IS_QCLUSTER
-    # Behind PgBouncer in transaction pooling mode (deploy/pgbouncer.ini) this must be on.
-    config["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
-    if config["ENGINE"] == "django.db.backends.postgresql" and _IS_QCLUSTER:
-        # A job's state writes need not wait for the disk: if the last ones are lost in a
-        # crash, the job is found queued or with a stale heartbeat and runs again
-        # (at-least-once), and WAL order means a durable end implies durable work before it.
-        config.setdefault("OPTIONS", {})["options"] = (
-            f"-c synchronous_commit={env.str('JOBS_WORKER_SYNCHRONOUS_COMMIT', default='off')}"
-        )
-    if config["ENGINE"] == "django.db.backends.postgresql" and not DB_POOL:
-        config["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
-    elif config["ENGINE"] == "django.db.backends.postgresql":
-        # Django's pool replaces persistent connections: CONN_MAX_AGE must stay 0.
-        config["CONN_MAX_AGE"] = 0
-        config.setdefault("OPTIONS", {})["pool"] = {
-            "min_size": DB_POOL_MIN_SIZE,
-            "max_size": DB_POOL_MAX_SIZE,
-            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
-        }
-    elif config["ENGINE"] == "django.db.backends.sqlite3":
-        # WAL lets the web process read while a worker writes.
-        config.setdefault("OPTIONS", {}).update(
-            {
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-            }
-        )
-    return config
-
-
+DB_POOL_OPTIONS = {
+    "min_size": DB_POOL_MIN_SIZE,
+    "max_size": DB_POOL_MAX_SIZE,
+    "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+}
+_DATABASE_OPTIONS = {
+    "worker_process": JOBS_WORKER_PROCESS,
+    "pool": DB_POOL_OPTIONS if DB_POOL else None,
+    "conn_max_age": DB_CONN_MAX_AGE,
+    "disable_server_side_cursors": env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False),
+    "worker_synchronous_commit": env.str("JOBS_WORKER_SYNCHRONOUS_COMMIT", default="off"),
+}
 DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-DATABASES = {"default": database_config(DATABASE_URL)}
 DATABASE_REPLICA_URLS = [u for u in env.list("DATABASE_REPLICA_URLS", default=[]) if u]
-for index, replica_url in enumerate(DATABASE_REPLICA_URLS):
-    DATABASES[f"replica_{index}"] = database_config(replica_url)
-    # Replicas hold the primary's data; tests must not try to create them.
-    DATABASES[f"replica_{index}"]["TEST"] = {"MIRROR": "default"}
-    # No health check per checkout (a round trip on every request that reads): a broken
-    # replica connection fails a read, and the middleware runs the request again on the
-    # primary. A stopped replica must cost a request little: its pool gives up fast (the
-    # router then retries the request on the primary and skips the replica).
-    DATABASES[f"replica_{index}"]["CONN_HEALTH_CHECKS"] = False
-    replica_options = DATABASES[f"replica_{index}"].setdefault("OPTIONS", {})
-    if "pool" in replica_options:
-        replica_options["pool"]["timeout"] = env.float("REPLICA_POOL_TIMEOUT", default=2.0)
-    if DATABASES[f"replica_{index}"]["ENGINE"] == "django.db.backends.postgresql":
-        replica_options.setdefault("connect_timeout", 2)
+DATABASES = {
+    "default": database_config(DATABASE_URL, **_DATABASE_OPTIONS),
+    **{
+        f"replica_{index}": database_config(
+            url, **_DATABASE_OPTIONS, replica_pool_timeout=env.float("REPLICA_POOL_TIMEOUT", default=2.0)
+        )
+        for index, url in enumerate(DATABASE_REPLICA_URLS)
+    },
+}
 
 # --- Read replicas (apps.core.routing; README "Read replicas") -----------------------
 REPLICA_DATABASES = [alias for alias in DATABASES if alias.startswith("replica_")]
@@ -284,7 +256,14 @@ WHITENOISE_MAX_AGE = 31536000
 
 # --- E-mail -------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
-vars().update(EMAIL_CONFIG)
+EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
+EMAIL_HOST = EMAIL_CONFIG["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = EMAIL_CONFIG["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = EMAIL_CONFIG["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = EMAIL_CONFIG["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = EMAIL_CONFIG.get("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = EMAIL_CONFIG.get("EMAIL_USE_SSL", False)
+EMAIL_FILE_PATH = EMAIL_CONFIG["EMAIL_FILE_PATH"] or None
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tempo@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -396,7 +375,7 @@ JOBS_USER_MAX_ACTIVE = env.int("JOBS_USER_MAX_ACTIVE", default=20)
 # Seconds a refused submit is told to wait (Retry-After) before trying again.
 JOBS_QUOTA_RETRY_AFTER = env.int("JOBS_QUOTA_RETRY_AFTER", default=30)
 
-# --- Notifications (issue 7: add this app's settings here) ---------------------------
+# --- Notifications ------------------------------------------------------------------
 # Webhooks go to globally routable addresses only (SSRF: apps.core.outbound). On, this lets
 # them reach loopback and private networks (tests, local development only); link-local
 # (the metadata service at 169.254.169.254), multicast and the other special blocks stay
@@ -414,7 +393,7 @@ NOTIFICATIONS_LONG_JOB_SECONDS = env.int("NOTIFICATIONS_LONG_JOB_SECONDS", defau
 NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="http://localhost:8000").rstrip("/")
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 
-# --- Reports and import/export (issue 4: add this app's settings here) ---------------
+# --- Reports and import/export ------------------------------------------------------
 # Generated report files are deleted (hourly) this many days after they were written.
 REPORTS_RETENTION_DAYS = env.int("REPORTS_RETENTION_DAYS", default=7)
 # Where report files go inside the default storage (MEDIA_ROOT for the file system).
@@ -439,7 +418,7 @@ FILE_UPLOAD_HANDLERS = [
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
-# --- Monitoring (issue 5: add this app's settings here) -----------------------------
+# --- Monitoring ---------------------------------------------------------------------
 # Request and job metrics live in each process's memory and are flushed in the
 # background (to Redis, or to the database without it): no I/O on the request path.
 MONITORING_FLUSH_INTERVAL = env.float("MONITORING_FLUSH_INTERVAL", default=5.0)
@@ -466,17 +445,6 @@ MONITORING_SILK_SAMPLE_RATE = env.float("MONITORING_SILK_SAMPLE_RATE", default=0
 MONITORING_SILK_RETENTION_HOURS = env.int("MONITORING_SILK_RETENTION_HOURS", default=24)
 MONITORING_SILK_HEADER = "HTTP_X_SILK_RECORD"
 
-INSTALLED_APPS.append("silk")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware") + 1,
-    "apps.monitoring.middleware.RequestMetricsMiddleware",
-)
-# Silk after read-your-writes routing (DESIGN.md: metrics, routing, Silk, the rest).
-_SILK_AFTER = next(
-    (name for name in ("apps.core.middleware.ReplicaRoutingMiddleware",) if name in MIDDLEWARE),
-    "apps.monitoring.middleware.RequestMetricsMiddleware",
-)
-MIDDLEWARE.insert(MIDDLEWARE.index(_SILK_AFTER) + 1, "silk.middleware.SilkyMiddleware")
 SILKY_AUTHENTICATION = True
 SILKY_AUTHORISATION = True
 SILKY_PYTHON_PROFILER = False
@@ -498,21 +466,15 @@ SILKY_SENSITIVE_KEYS = {
 SILKY_IGNORE_QUERIES = ["whsec_", '"django_session"']
 
 
-def _silk_staff_only(user) -> bool:
-    return user.is_staff
+SILKY_PERMISSIONS = lambda user: user.is_staff  # noqa: E731
 
 
 def _silk_should_record(request) -> bool:
-    from apps.monitoring.silk_sampling import silk_should_record
+    # Silk wants a callable here, and settings load before the apps the real one needs.
+    return import_string("apps.monitoring.silk_sampling.silk_should_record")(request)
 
-    return silk_should_record(request)
 
-
-SILKY_PERMISSIONS = _silk_staff_only
 SILKY_INTERCEPT_FUNC = _silk_should_record
-# Silk's and monitoring's writes go to the primary database, never to a replica.
-# Before the replica router (apps.core.routing, above), which routes everything else.
-DATABASE_ROUTERS = ["apps.monitoring.routers.MonitoringPrimaryRouter", *DATABASE_ROUTERS]
 
 
 # --- Logging ------------------------------------------------------------------------

@@ -66,10 +66,6 @@ class Flow:
 _flow: contextvars.ContextVar[Flow | None] = contextvars.ContextVar("tempo_db_flow", default=None)
 
 
-def current_flow() -> Flow | None:
-    return _flow.get()
-
-
 @contextlib.contextmanager
 def flow(*, replica_allowed: bool, wrote: bool = False) -> Iterator[Flow]:
     """Route the enclosed code as one flow; the middleware opens one per request."""
