@@ -5,10 +5,16 @@ from decimal import Decimal
 
 import pytest
 
-from apps.commerce.models import Customer, LineItem, Nation, Order, Part, Region, Supplier
+from apps.commerce.models import LineItem, Nation, Region
 from apps.core.api import cursor_encode
 from apps.core.services import api_token_create
-from tests.commerce.factories import line_item_create
+from tests.commerce.factories import (
+    customer_create,
+    line_item_shipped,
+    order_create,
+    part_create,
+    supplier_create,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -24,62 +30,26 @@ def commerce_world() -> dict:
     region = Region.objects.create(id=0, name="EUROPE")
     france = Nation.objects.create(id=6, name="FRANCE", region=region)
     germany = Nation.objects.create(id=7, name="GERMANY", region=region)
-    customers = [
-        Customer.objects.create(
-            id=index,
-            name=f"Customer#{index:09d}",
-            address="1 Rue de la Paix",
-            nation=france if index != 3 else germany,
-            phone="16-123-456-7890",
-            account_balance=Decimal("100.00"),
-            market_segment=Customer.Segment.BUILDING,
-        )
-        for index in (1, 2, 3)
-    ]
-    supplier = Supplier.objects.create(
-        id=1,
-        name="Supplier#000000001",
-        address="Fabrikweg 1",
-        nation=germany,
-        phone="17-000-000-0000",
-        account_balance=Decimal("5.00"),
-    )
-    parts = [
-        Part.objects.create(
-            id=index,
-            name=f"blue steel part {index}",
-            manufacturer="Manufacturer#1",
-            brand="Brand#11",
-            type="STANDARD STEEL",
-            size=7,
-            container="SM BOX",
-            retail_price=Decimal("901.00"),
-        )
-        for index in (1, 2, 3)
-    ]
+    customers = [customer_create(id=index, nation=france if index != 3 else germany) for index in (1, 2, 3)]
+    supplier = supplier_create(id=1, nation=germany)
+    parts = [part_create(id=index, name=f"blue steel part {index}") for index in (1, 2, 3)]
     statuses = "OFPOFPOFO"
     orders = []
     for index in range(1, 10):
-        order = Order.objects.create(
+        order = order_create(
             id=index,
             customer=customers[0] if index <= 5 else customers[1],
             status=statuses[index - 1],
             total_price=Decimal(f"{index}000.50"),
             order_date=datetime.date(1995, 1, 1) + datetime.timedelta(days=(index - 1) // 2),
-            priority="1-URGENT",
-            clerk="Clerk#000000001",
-            ship_priority=0,
         )
         orders.append(order)
         for line_number, part in enumerate(parts, start=1):
-            line_item_create(
+            line_item_shipped(
                 order=order,
                 part=part,
                 supplier=supplier,
                 line_number=line_number,
-                quantity=Decimal("2"),
-                extended_price=Decimal("1802.00"),
-                discount=Decimal("0.05"),
                 tax=Decimal("0.08"),
                 return_flag=LineItem.ReturnFlag.NONE,
                 line_status=LineItem.LineStatus.OPEN,

@@ -59,7 +59,13 @@ from apps.notifications.models import (
 )
 from apps.reports import services as reports_services
 from apps.reports.models import ReportRun
-from tests.commerce.factories import line_item_create
+from tests.commerce.factories import (
+    customer_create,
+    line_item_shipped,
+    order_create,
+    part_create,
+    supplier_create,
+)
 from tests.conftest import PASSWORD
 
 
@@ -108,67 +114,21 @@ class World:
 def _commerce() -> tuple[list[Customer], list[Order]]:
     region = Region.objects.create(id=1, name="EUROPE")
     nation = Nation.objects.create(id=6, name="FRANCE", region=region)
-    customers = [
-        Customer.objects.create(
-            id=index,
-            name=f"Customer#{index:09d}",
-            address="1 Rue de la Paix",
-            nation=nation,
-            phone="16-123-456-7890",
-            account_balance=Decimal("100.00"),
-            market_segment=Customer.Segment.BUILDING,
-        )
-        for index in (1, 2)
-    ]
-    supplier = Supplier.objects.create(
-        id=1,
-        name="Supplier#000000001",
-        address="Fabrikweg 1",
-        nation=nation,
-        phone="17-000-000-0000",
-        account_balance=Decimal("5.00"),
-    )
-    part = Part.objects.create(
-        id=1,
-        name="blue steel part",
-        manufacturer="Manufacturer#1",
-        brand="Brand#11",
-        type="STANDARD STEEL",
-        size=7,
-        container="SM BOX",
-        retail_price=Decimal("901.00"),
-    )
+    customers = [customer_create(id=index, nation=nation) for index in (1, 2)]
+    supplier = supplier_create(id=1, nation=nation)
+    part = part_create(id=1)
     orders = []
     for index in range(1, 7):
         day = datetime.date(1995, 1, 1) + datetime.timedelta(days=index // 2)
-        order = Order.objects.create(
+        order = order_create(
             id=index,
             customer=customers[index % 2],
             status="OFP"[index % 3],
             total_price=Decimal(f"{index}000.50"),
             order_date=day,
-            priority="1-URGENT",
-            clerk="Clerk#000000001",
-            ship_priority=0,
         )
         orders.append(order)
-        line_item_create(
-            order=order,
-            part=part,
-            supplier=supplier,
-            line_number=1,
-            quantity=Decimal("2"),
-            extended_price=Decimal("1802.00"),
-            discount=Decimal("0.05"),
-            tax=Decimal("0.02"),
-            return_flag="N",
-            line_status="O",
-            ship_date=day,
-            commit_date=day,
-            receipt_date=day,
-            ship_instructions="NONE",
-            ship_mode="AIR",
-        )
+        line_item_shipped(order=order, part=part, supplier=supplier)
     return customers, orders
 
 

@@ -13,8 +13,15 @@ import pytest
 from django.core.management.color import no_style
 from django.db import connection
 
-from apps.commerce.models import Dataset
+from apps.commerce.models import Dataset, Nation, Region
 from apps.commerce.services import TABLES, dataset_generate, dataset_load
+from tests.commerce.factories import (
+    customer_create,
+    line_item_shipped,
+    order_create,
+    part_create,
+    supplier_create,
+)
 
 
 @pytest.fixture(scope="session")
@@ -56,68 +63,38 @@ def small_data(db):
     Customer 1 (BUILDING, in ASIA) has one order of 1993-11-05 with a returned line item:
     it is the only row of the returned_items report for its default quarter.
     """
-    from apps.commerce.models import Customer, Nation, Order, Part, Region, Supplier
-    from tests.commerce.factories import line_item_create
-
     region = Region.objects.create(id=2, name="ASIA")
     nation = Nation.objects.create(id=8, name="INDIA", region=region)
-    customer = Customer.objects.create(
+    customer = customer_create(
         id=1,
         name="@Customer#1",
         address='=HYPERLINK("http://example.invalid")',
         nation=nation,
         phone="18-338-906-3675",
         account_balance=Decimal("-275.34"),
-        market_segment="BUILDING",
         comment="=1+2",
     )
-    supplier = Supplier.objects.create(
+    supplier = supplier_create(
         id=1, name="Supplier#1", address="a", nation=nation, phone="1", account_balance=Decimal("1.00")
     )
-    part = Part.objects.create(
-        id=1,
-        name="part",
-        manufacturer="m",
-        brand="b",
-        type="t",
-        size=1,
-        container="c",
-        retail_price=Decimal("901.00"),
-    )
+    part = part_create(id=1, name="part", manufacturer="m", brand="b", type="t", size=1, container="c")
     orders = []
     for key, day, status, comment in [
         (1, "1993-11-05", "F", "+cmd|' /C calc'!A0"),
         (2, "1996-01-02", "O", "-2+3"),
         (3, "1997-06-30", "F", "plain words"),
     ]:
-        order = Order.objects.create(
-            id=key,
-            customer=customer,
-            status=status,
-            total_price=Decimal("1000.00"),
-            order_date=day,
-            priority="1-URGENT",
-            clerk="Clerk#000000001",
-            ship_priority=0,
-            comment=comment,
-        )
+        order = order_create(id=key, customer=customer, status=status, order_date=day, comment=comment)
         orders.append(order)
-        line_item_create(
+        line_item_shipped(
             order=order,
             part=part,
             supplier=supplier,
-            line_number=1,
             quantity=Decimal("10"),
             extended_price=Decimal("1000.00"),
             discount=Decimal("0.10"),
-            tax=Decimal("0.02"),
             return_flag="R" if key == 1 else "N",
             line_status="F",
-            ship_date=day,
-            commit_date=day,
-            receipt_date=day,
-            ship_instructions="NONE",
-            ship_mode="AIR",
             comment="@line",
         )
     return {"customer": customer, "orders": orders}
