@@ -7,10 +7,5 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        from apps.jobs.models import Job
-        from apps.jobs.signals import job_finished
-        from apps.notifications import signals
-
-        job_finished.connect(
-            signals.on_job_finished, sender=Job, dispatch_uid="notifications.on_job_finished"
-        )
+        # Importing the module connects its receivers (the jobs app's job_finished).
+        from apps.notifications import receivers  # noqa: F401

@@ -18,7 +18,7 @@ from apps.notifications.models import DeliveryStatus, WebhookDelivery
 from tests.notifications.conftest import run_job
 
 API = "/api/notifications"
-DELIVER = services.webhooks.DELIVER_KIND
+DELIVER = services.deliveries.DELIVER_KIND
 
 
 @pytest.fixture

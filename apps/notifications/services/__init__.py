@@ -2,10 +2,18 @@
 
 - ``inapp``: in-app notifications, read marks, the cached bell, preferences.
 - ``emails``: notification e-mails, recorded and sent by a job.
-- ``webhooks``: endpoints, signing secrets, signed deliveries sent by a job.
+- ``deliveries``: webhook deliveries recorded and queued as jobs (a leaf: notify and
+  webhooks both build on it).
+- ``webhooks``: endpoints, signing secrets, the signed attempts of deliveries.
 - ``notify``: one event to its recipients on the channels they chose; job events.
 """
 
+from apps.notifications.errors import WebhookInputError, WebhookPending, WebhookRateLimited
+from apps.notifications.services.deliveries import (
+    delivery_pending_job,
+    webhook_delivery_job_ended,
+    webhook_delivery_queue,
+)
 from apps.notifications.services.emails import email_queue, email_send
 from apps.notifications.services.inapp import (
     notification_create,
@@ -19,14 +27,8 @@ from apps.notifications.services.webhooks import (
     TEST_EVENT,
     URL_MAX,
     DeliveryOutcome,
-    WebhookInputError,
-    WebhookPending,
-    WebhookRateLimited,
-    delivery_pending_job,
     signing_secret_rotate,
     webhook_attempt,
-    webhook_delivery_job_ended,
-    webhook_delivery_queue,
     webhook_endpoint_create,
     webhook_endpoint_delete,
     webhook_endpoint_test,

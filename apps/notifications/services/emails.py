@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.jobs import services as jobs
@@ -43,7 +44,7 @@ def email_queue(
         "body": body,
         "link": absolute(link),
         "level": level,
-        "preferences_url": absolute("/notifications/preferences"),
+        "preferences_url": absolute(reverse("notifications:preferences")),
     }
     subject = " ".join(render_to_string("notifications/email/subject.txt", context).split())[:200]
     message = EmailMessage.objects.create(

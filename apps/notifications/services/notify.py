@@ -11,9 +11,9 @@ from django.urls import reverse
 from apps.jobs.models import Job, Status
 from apps.notifications import selectors
 from apps.notifications.models import Channel, Event, Level, Notification, WebhookEndpoint
+from apps.notifications.services.deliveries import webhook_delivery_job_ended, webhook_delivery_queue
 from apps.notifications.services.emails import absolute, email_queue
 from apps.notifications.services.inapp import notification_create
-from apps.notifications.services.webhooks import webhook_delivery_job_ended, webhook_delivery_queue
 
 logger = logging.getLogger("apps.notifications")
 
@@ -87,8 +87,8 @@ def _notify_one(
     when a channel needs them (e-mail, webhooks): the common case, an in-app notification
     with default preferences, reads the cached settings and writes one row.
     """
-    settings = selectors.recipient_settings_cached(user_id=user_id)
-    preferences = settings.preferences
+    recipient_settings = selectors.recipient_settings_cached(user_id=user_id)
+    preferences = recipient_settings.preferences
 
     def wants(channel: str) -> bool:
         on = selectors.channel_enabled(preferences=preferences, event=event, channel=channel, level=level)
@@ -103,7 +103,7 @@ def _notify_one(
         )
     if wants(Channel.EMAIL):
         email_queue(recipient=user(), event=event, title=title, body=body, link=link, level=level)
-    if webhooks and wants(Channel.WEBHOOK) and settings.endpoint_receives(event):
+    if webhooks and wants(Channel.WEBHOOK) and recipient_settings.endpoint_receives(event):
         for endpoint in WebhookEndpoint.objects.filter(owner_id=user_id, is_active=True):
             if endpoint.receives(event):
                 webhook_delivery_queue(owner=user(), event=event, data=payload(), endpoint=endpoint)

@@ -18,7 +18,6 @@ import http.client
 import json
 import logging
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,13 +25,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from apps.core import outbound
 from apps.core.ratelimit import rate_limit_hit
-from apps.jobs import services as jobs
-from apps.jobs.models import ACTIVE_STATUSES, Job, Status
+from apps.jobs.models import Job, Status
+from apps.notifications.errors import WebhookInputError, WebhookPending, WebhookRateLimited
 from apps.notifications.models import (
     DeliveryStatus,
     Event,
@@ -42,11 +42,16 @@ from apps.notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from apps.notifications.services.deliveries import (
+    delivery_job_enqueue,
+    delivery_pending_job,
+    webhook_delivery_queue,
+)
 from apps.notifications.services.inapp import recipient_settings_changed
+from apps.notifications.services.notify import notify
 
 logger = logging.getLogger("apps.notifications")
 
-DELIVER_KIND = "notifications.deliver_webhook"
 USER_AGENT = "Tempo-Webhooks/1"
 # The event type of "send a test event": not subscribable, sent whatever the endpoint's types.
 TEST_EVENT = "webhook.test"
@@ -55,22 +60,6 @@ MANUAL_SEND_WINDOW = 60
 # Bounds of what users write, from the columns that store it.
 DESCRIPTION_MAX = WebhookEndpoint._meta.get_field("description").max_length
 URL_MAX = WebhookEndpoint._meta.get_field("url").max_length
-
-
-class WebhookInputError(ValueError):
-    """A request about webhooks that cannot be accepted; the message is for the user."""
-
-
-class WebhookPending(WebhookInputError):
-    """What was asked is already pending (a redelivery, a test event): answered with 409."""
-
-
-class WebhookRateLimited(WebhookInputError):
-    """Too many redeliveries and test events this minute: answered with 429 + Retry-After."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def new_secret() -> str:
@@ -173,30 +162,6 @@ def signing_secret_rotate(*, user: AbstractBaseUser) -> str:
 # --- Deliveries -----------------------------------------------------------------------
 
 
-def webhook_delivery_queue(
-    *, owner: AbstractBaseUser, event: str, data: dict, endpoint: WebhookEndpoint | None = None, url: str = ""
-) -> WebhookDelivery:
-    """Record one delivery (to an endpoint, or to a job's own URL) and enqueue its job."""
-    payload = {"type": event, "timestamp": timezone.now().isoformat(), "data": data}
-    delivery = WebhookDelivery.objects.create(
-        owner=owner,
-        endpoint=endpoint,
-        url=endpoint.url if endpoint else url,
-        event=event,
-        message_id=f"msg_{uuid.uuid4().hex}",
-        payload=payload,
-    )
-    _enqueue(delivery)
-    return delivery
-
-
-def _enqueue(delivery: WebhookDelivery) -> None:
-    # The owner owns the job: their deliveries show in their jobs list, with attempts.
-    job = jobs.enqueue(DELIVER_KIND, params={"delivery_id": delivery.pk}, owner=delivery.owner)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(job_uuid=job.uuid)
-    delivery.job_uuid = job.uuid
-
-
 def _manual_send_counted(user: AbstractBaseUser | None) -> None:
     """Count one send a user asked for by hand; WebhookRateLimited past the limit."""
     if user is None:
@@ -209,18 +174,6 @@ def _manual_send_counted(user: AbstractBaseUser | None) -> None:
             f"Try again in {hit.retry_after} s.",
             retry_after=hit.retry_after,
         )
-
-
-def delivery_pending_job(delivery: WebhookDelivery) -> Job | None:
-    """The delivery's job if it still waits or runs (queued, scheduled, running, or failed
-    with a retry due); None once it succeeded, died or was cancelled."""
-    if delivery.job_uuid is None:
-        return None
-    return (
-        Job.objects.filter(uuid=delivery.job_uuid, status__in=ACTIVE_STATUSES)
-        .only("status", "run_at", "attempts")
-        .first()
-    )
 
 
 def _pending_message(what: str, job: Job) -> str:
@@ -254,7 +207,7 @@ def webhook_redeliver(*, delivery: WebhookDelivery, by: AbstractBaseUser | None 
             raise WebhookPending(_pending_message("This delivery", pending))
         WebhookDelivery.objects.filter(pk=locked.pk).update(status=DeliveryStatus.PENDING)
         locked.status = DeliveryStatus.PENDING
-        _enqueue(locked)
+        delivery_job_enqueue(locked)
     delivery.status, delivery.job_uuid = locked.status, locked.job_uuid
     return delivery
 
@@ -287,20 +240,6 @@ def webhook_endpoint_test(
                 "message": "A test event from Tempo: this endpoint receives webhooks.",
             },
         )
-
-
-def webhook_delivery_job_ended(*, job: Job, status: str) -> int:
-    """A delivery job ended without its last attempt saying how (cancelled, or killed on
-    its last attempt): its delivery says it failed instead of staying pending."""
-    if job.kind != DELIVER_KIND or status == Status.SUCCEEDED:
-        return 0
-    if status == Status.CANCELLED:
-        reason = "The delivery job was cancelled."
-    else:
-        reason = f"The delivery job ended as {status}: {job.error}"
-    return WebhookDelivery.objects.filter(
-        job_uuid=job.uuid, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
-    ).update(status=DeliveryStatus.FAILED, last_error=reason[:500])
 
 
 @dataclass(frozen=True)
@@ -425,15 +364,12 @@ def _endpoint_disable(endpoint: WebhookEndpoint, reason: str) -> None:
     recipient_settings_changed()
     endpoint.is_active = False
     endpoint.disabled_reason = reason
-    # notify() fans out through this module too: imported here, where it is needed.
-    from apps.notifications.services.notify import notify
-
     notify(
         users=[endpoint.owner],
         event=Event.WEBHOOK_DISABLED,
         title=f"Webhook endpoint disabled: {endpoint.url}"[:200],
         body=f"{reason} No more events are sent to it until you enable it again.",
-        link=f"/notifications/webhooks/{endpoint.uuid}/",
+        link=reverse("notifications:endpoint", args=[endpoint.uuid]),
         level=Level.ERROR,
         webhooks=False,
     )

@@ -1,12 +1,18 @@
-"""Receivers of other apps' events (connected in NotificationsConfig.ready)."""
+"""Listeners of other apps' events; NotificationsConfig.ready() imports this module, which
+connects them. The notifications app publishes no signal of its own."""
 
 import logging
 
+from django.dispatch import receiver
+
+from apps.jobs.models import Job
+from apps.jobs.signals import job_finished
 from apps.notifications import services
 
 logger = logging.getLogger("apps.notifications")
 
 
+@receiver(job_finished, sender=Job, dispatch_uid="notifications.on_job_finished")
 def on_job_finished(sender, job, status: str, **kwargs) -> None:
     """Tell a job's owner that it ended. A failure here must not touch the job's outcome:
     the job already ended (this runs after its commit), so it is logged, not raised."""
