@@ -1,8 +1,10 @@
 """A Django form for each report, generated from its parameter schema.
 
 The pydantic model stays the one authority: the form only offers fitting widgets
-(choices, dates, numbers with their bounds) and then validates through the model, so
-the page, the API and the command accept exactly the same parameters.
+(choices, dates, numbers with their bounds) and reads what was typed into values;
+``services.report_run_create`` validates them through the model, as it does for the
+API and the command, so that all three accept exactly the same parameters. The view
+shows the service's problems next to their fields (``ReportForm.problems_add``).
 """
 
 import datetime
@@ -11,7 +13,6 @@ import typing
 from decimal import Decimal
 
 import annotated_types
-import pydantic
 from django import forms
 
 from apps.reports.catalog import ReportDefinition
@@ -61,7 +62,6 @@ class ReportForm(forms.Form):
     def __init__(self, *args, definition: ReportDefinition, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.definition = definition
-        self.params: dict = {}
         for name, info in definition.params.model_fields.items():
             self.fields[name] = _form_field(name, info)
         self.fields["format"] = forms.ChoiceField(
@@ -70,22 +70,19 @@ class ReportForm(forms.Form):
             initial=definition.formats[0],
         )
 
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        values = {
-            name: cleaned.get(name)
+    @property
+    def params(self) -> dict:
+        """The parameters that were given (unset ones take the report's defaults)."""
+        return {
+            name: self.cleaned_data.get(name)
             for name in self.definition.params.model_fields
-            if cleaned.get(name) not in (None, "")
+            if self.cleaned_data.get(name) not in (None, "")
         }
-        try:
-            model = self.definition.params.model_validate(values)
-        except pydantic.ValidationError as exc:
-            for error in exc.errors():
-                field = str(error["loc"][0]) if error["loc"] else None
-                message = error["msg"].removeprefix("Value error, ")
-                self.add_error(field if field in self.fields else None, message)
-            return cleaned
-        self.params = model.model_dump(mode="json")
-        return cleaned
+
+    def problems_add(self, problems: tuple[tuple[str, str], ...], message: str) -> None:
+        """Show a refused request's problems next to their fields; ``message`` if it named none."""
+        if not problems:
+            self.add_error(None, message)
+        for where, problem in problems:
+            field = where.split(".")[0]
+            self.add_error(field if field in self.fields else None, problem)

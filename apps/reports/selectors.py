@@ -100,6 +100,11 @@ def report_runs_by_ids_for_user(*, user: AbstractBaseUser, run_ids: list[UUID]) 
     return list(report_runs_list_for_user(user=user).filter(uuid__in=run_ids))
 
 
+def report_run_of_job(*, job_id: int) -> ReportRun | None:
+    """The run that the generate job ``job_id`` writes, or None if it has none yet."""
+    return ReportRun.objects.filter(job_id=job_id).first()
+
+
 def report_runs_expired(*, now: datetime.datetime) -> QuerySet[ReportRun]:
     """Runs whose file is past its expiry and still stored."""
     return ReportRun.objects.filter(expires_at__lte=now).exclude(file_name="").order_by("expires_at")

@@ -1,5 +1,8 @@
 """Writes and workflows of reports: validate a request, enqueue its run, write the file.
 
+A request is validated once, by ``report_run_create`` (pages, the reports API and the
+command all submit through it); the run it records is what the job then writes.
+
 A run's file is written in constant memory (rows stream from a server-side cursor into
 a temporary file, which the storage then copies in chunks) and recorded with its row
 count, size and SHA-256 checksum. Files expire after REPORTS_RETENTION_DAYS.
@@ -27,7 +30,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from apps.core.progress import Progress
 from apps.jobs import services as jobs_services
+from apps.jobs.errors import JobInputError, JobQuotaExceeded
 from apps.jobs.models import Job
 from apps.reports import selectors
 from apps.reports.catalog import ReportDefinition, UnknownReport, report_definition
@@ -36,8 +41,6 @@ from apps.reports.models import Format, ReportRun
 logger = logging.getLogger("apps.reports")
 
 GENERATE_JOB = "reports.generate"
-# (done, total or None, message)
-ProgressCallback = Callable[[int, int | None, str], None]
 
 # Spreadsheet programs run a cell that starts with one of these as a formula
 # (OWASP "CSV injection"; tab and carriage return are on its list too).
@@ -45,7 +48,15 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ReportInputError(ValueError):
-    """A report request that cannot be accepted; the message is one line for a person."""
+    """A report request that cannot be accepted; the message is one line for a person.
+
+    ``problems`` holds each invalid parameter's (name, message), the name "" for a problem
+    of the whole set, so that a form can show each one next to its field.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 class ReportQuotaExceeded(ReportInputError):
@@ -66,13 +77,11 @@ class FileStats:
 # --- Validation ----------------------------------------------------------------------------
 
 
-def _problems(exc: pydantic.ValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
+def _problems(exc: pydantic.ValidationError) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (".".join(str(part) for part in error["loc"]), error["msg"].removeprefix("Value error, "))
+        for error in exc.errors()
+    )
 
 
 def report_params_validated(*, definition: ReportDefinition, params: dict | None) -> pydantic.BaseModel:
@@ -80,7 +89,10 @@ def report_params_validated(*, definition: ReportDefinition, params: dict | None
     try:
         return definition.params.model_validate(params or {})
     except pydantic.ValidationError as exc:
-        raise ReportInputError(f"Invalid parameters for {definition.name}: {_problems(exc)}.") from None
+        problems = _problems(exc)
+        text = "; ".join(f"{where}: {message}" if where else message for where, message in problems)
+        message = f"Invalid parameters for {definition.name}: {text}."
+        raise ReportInputError(message, problems=problems) from None
 
 
 def report_request_validated(
@@ -176,7 +188,7 @@ def report_file_write(
     params: pydantic.BaseModel,
     format: str,
     path: Path,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     chunk_size: int | None = None,
 ) -> FileStats:
     """Run the report and write it to ``path`` as CSV or XLSX, streaming; its stats.
@@ -185,7 +197,11 @@ def report_file_write(
     2. Stream the rows from the database in chunks into the file.
     3. Read the file back once for its SHA-256 checksum.
     """
-    report = progress or (lambda done, total, message: None)
+
+    def report(done: int, total: int | None, message: str) -> None:
+        if progress is not None:
+            progress.progress(done, total, message)
+
     query = definition.build(params)
     total = selectors.report_row_count(query=query) if definition.streamed else None
     report(0, total, "Running the query")
@@ -233,9 +249,9 @@ def report_run_create(
             owner=owner,
             user_submitted=owner is not None,
         )
-    except jobs_services.JobQuotaExceeded as exc:
+    except JobQuotaExceeded as exc:
         raise ReportQuotaExceeded(str(exc), retry_after=exc.retry_after) from None
-    except jobs_services.JobInputError as exc:
+    except JobInputError as exc:
         raise ReportInputError(str(exc)) from None
     return ReportRun.objects.create(
         report=definition.name,
@@ -248,9 +264,13 @@ def report_run_create(
 
 
 def report_run_for_job(*, job: Job) -> ReportRun:
-    """The run a generate job writes: the one created with it, or (for a job submitted
-    directly through the jobs API) a new run owned by the job's owner."""
-    run = ReportRun.objects.filter(job=job).first()
+    """The run a generate job writes: the one report_run_create recorded with it.
+
+    A job submitted to the jobs API (``jobs.services.enqueue``) has none yet: its request
+    was validated there, by the kind's parameters (GenerateParams), and its run is recorded
+    now, owned by the job's owner, from the job's clean parameters.
+    """
+    run = selectors.report_run_of_job(job_id=job.pk)
     if run is not None:
         return run
     run, _ = ReportRun.objects.get_or_create(
@@ -266,16 +286,18 @@ def report_run_for_job(*, job: Job) -> ReportRun:
     return run
 
 
-def report_run_generate(*, run: ReportRun, progress: ProgressCallback | None = None) -> dict:
+def report_run_generate(*, run: ReportRun, progress: Progress | None = None) -> dict:
     """Write the run's file into the default storage and record it; returns its stats.
 
+    The run holds its request as validated when it was created: its parameters are only
+    read back into the report's parameter model (dates from text), not checked again.
     The file is written to a temporary file first and then handed to the storage, which
     copies it in chunks: nothing holds the whole file in memory. A second attempt (after
     a lost worker) replaces the first attempt's file.
     """
-    definition, params, format = report_request_validated(
-        report=run.report, params=run.params, format=run.format
-    )
+    definition = report_definition(run.report)
+    params = definition.params.model_validate(run.params)
+    format = run.format
     handle, temporary = tempfile.mkstemp(prefix=f"report-{run.uuid}-", suffix=f".{format}")
     os.close(handle)
     path = Path(temporary)

@@ -11,7 +11,13 @@ from apps.reports import services
 
 
 class GenerateParams(BaseModel):
-    """What to generate: checked against the report catalog when the job is submitted."""
+    """What to generate: the request a run records (report, its parameters, format).
+
+    Report pages, the reports API and the command submit through
+    ``services.report_run_create``, which validates the request and records the run with
+    its job. A job submitted to the jobs API directly has only these parameters: they are
+    checked here, by the same service function, when it is submitted.
+    """
 
     model_config = ConfigDict(extra="forbid")
     report: str = Field(description="Name of a report in the catalog (GET /api/reports/catalog).")
@@ -40,7 +46,7 @@ class GenerateParams(BaseModel):
 def generate(ctx, params: GenerateParams) -> dict:
     """Generates a report or export file for download."""
     run = services.report_run_for_job(job=ctx.job)
-    result = services.report_run_generate(run=run, progress=ctx.progress)
+    result = services.report_run_generate(run=run, progress=ctx)
     ctx.log(f"{result['rows']:,} rows, {result['size']:,} bytes, sha256 {result['sha256'][:12]}…")
     return result
 

@@ -53,7 +53,7 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
                 format=form.cleaned_data["format"],
             )
         except services.ReportInputError as exc:
-            form.add_error(None, str(exc))
+            form.problems_add(exc.problems, str(exc))
             if isinstance(exc, services.ReportQuotaExceeded):
                 status, retry_after = 429, exc.retry_after
         else:

@@ -80,15 +80,18 @@ def test_an_empty_result_is_a_header_only_file(tmp_path, small_data):
     ]
 
 
+class ProgressSeen(list):
+    """A Progress that keeps every (done, total, message) it is told."""
+
+    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
+        self.append((done, total, message))
+
+
 def test_progress_is_reported_up_to_the_row_count(tmp_path, small_data):
-    seen = []
+    seen = ProgressSeen()
     definition, clean, _ = services.report_request_validated(report="orders_export", params={}, format="csv")
     services.report_file_write(
-        definition=definition,
-        params=clean,
-        format="csv",
-        path=tmp_path / "o.csv",
-        progress=lambda done, total, message: seen.append((done, total, message)),
+        definition=definition, params=clean, format="csv", path=tmp_path / "o.csv", progress=seen
     )
     assert seen[0] == (0, 3, "Running the query")
     assert seen[-1] == (3, 3, "3 rows written")

@@ -46,46 +46,44 @@ class Command(BaseCommand):
                 raise CommandError(f"--param must look like NAME=VALUE (got {item!r}).")
             params[name.strip()] = value
         try:
-            definition, clean, format = services.report_request_validated(
-                report=report, params=params, format=format
-            )
+            if options["enqueue"]:
+                self.run_enqueued(report, params, format, output=options["output"], username=options["user"])
+            else:
+                self.run_inline(report, params, format, output=options["output"], force=options["force"])
         except services.ReportInputError as exc:
             raise CommandError(str(exc)) from None
 
-        if options["enqueue"]:
-            if options["output"]:
-                raise CommandError(
-                    "--output is for inline runs; an enqueued run is downloaded from /reports/."
-                )
-            owner = None
-            if options["user"]:
-                owner = get_user_model().objects.filter(username=options["user"]).first()
-                if owner is None:
-                    raise CommandError(f"No user named {options['user']!r}.")
-            try:
-                run = services.report_run_create(owner=owner, report=report, params=params, format=format)
-            except services.ReportInputError as exc:
-                raise CommandError(str(exc)) from None
-            self.stdout.write(str(run.job.uuid))
-            return
+    def run_enqueued(
+        self, report: str, params: dict, format: str, *, output: str | None, username: str | None
+    ) -> None:
+        """Submit the run as a job (report_run_create validates it); print the job's id."""
+        if output:
+            raise CommandError("--output is for inline runs; an enqueued run is downloaded from /reports/.")
+        owner = None
+        if username:
+            owner = get_user_model().objects.filter(username=username).first()
+            if owner is None:
+                raise CommandError(f"No user named {username!r}.")
+        run = services.report_run_create(owner=owner, report=report, params=params, format=format)
+        self.stdout.write(str(run.job.uuid))
 
-        if not options["output"]:
+    def run_inline(self, report: str, params: dict, format: str, *, output: str | None, force: bool) -> None:
+        """Run the report here, into the --output file, with a progress bar."""
+        definition, clean, format = services.report_request_validated(
+            report=report, params=params, format=format
+        )
+        if not output:
             raise CommandError("Give --output FILE for an inline run, or --enqueue.")
-        output = Path(options["output"])
-        if output.exists() and not options["force"]:
-            raise CommandError(f"{output} exists; use --force to overwrite it.")
-        if not output.parent.is_dir():
-            raise CommandError(f"{output.parent} is not a directory.")
+        path = Path(output)
+        if path.exists() and not force:
+            raise CommandError(f"{path} exists; use --force to overwrite it.")
+        if not path.parent.is_dir():
+            raise CommandError(f"{path.parent} is not a directory.")
         bar = ProgressBar(self.stderr, definition.name, None)
-
-        def progress(done: int, total: int | None, message: str) -> None:
-            bar.total = total
-            bar.update(done)
-
         stats = services.report_file_write(
-            definition=definition, params=clean, format=format, path=output, progress=progress
+            definition=definition, params=clean, format=format, path=path, progress=bar
         )
         bar.finish()
         self.stdout.write(
-            f"Wrote {stats.rows:,} rows ({stats.size:,} bytes, sha256 {stats.checksum}) to {output}"
+            f"Wrote {stats.rows:,} rows ({stats.size:,} bytes, sha256 {stats.checksum}) to {path}"
         )
