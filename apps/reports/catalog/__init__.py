@@ -151,7 +151,7 @@ REPORTS: dict[str, ReportDefinition] = {
             description="Orders in the TPC-H column layout, filtered by status, order date and "
             "customer (CSV).",
             params=commerce.OrdersExportParams,
-            columns=tuple(Column(name, kind) for name, _, kind in commerce.ORDER_COLUMNS),
+            columns=commerce.ORDER_COLUMNS,
             build=commerce.orders_export,
             formats=(Format.CSV,),
             streamed=True,
@@ -161,7 +161,7 @@ REPORTS: dict[str, ReportDefinition] = {
             title="Line items export",
             description="Line items in the TPC-H column layout, optionally for a ship date range (CSV).",
             params=commerce.LineItemsExportParams,
-            columns=tuple(Column(name, kind) for name, _, kind in commerce.LINEITEM_COLUMNS),
+            columns=commerce.LINEITEM_COLUMNS,
             build=commerce.lineitems_export,
             formats=(Format.CSV,),
             streamed=True,

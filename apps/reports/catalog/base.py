@@ -4,10 +4,10 @@ import calendar
 import dataclasses
 import datetime
 from collections.abc import Callable
-from typing import Literal
+from typing import ClassVar, Literal
 
 from django.db import models
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apps.commerce.models import Customer, LineItem, Nation, Order, Region, Supplier
 from apps.reports.models import Format
@@ -94,6 +94,17 @@ def add_months(day: datetime.date, months: int) -> datetime.date:
 
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # The (first, last) parameters of a date range, which must not run backwards; or None.
+    date_range: ClassVar[tuple[str, str] | None] = None
+
+    @model_validator(mode="after")
+    def _date_range_in_order(self):
+        if self.date_range is not None:
+            first, last = self.date_range
+            start, end = getattr(self, first), getattr(self, last)
+            if start is not None and end is not None and start > end:
+                raise ValueError(f"{first} must be on or before {last}")
+        return self
 
 
 Segment = Literal["AUTOMOBILE", "BUILDING", "FURNITURE", "HOUSEHOLD", "MACHINERY"]

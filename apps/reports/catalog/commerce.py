@@ -1,19 +1,21 @@
 """Our own report (monthly revenue by region) and the exports, as ORM querysets.
 
 Querysets are streamed with ``iterator(chunk_size=…)`` (a server-side cursor on
-PostgreSQL); exports write the TPC-H column layout, so that their files can be imported.
+PostgreSQL); exports write the TPC-H column layout, so that their files can be imported:
+their columns are the loader's own map of tpchgen's files (``commerce.services.TABLES``).
 """
 
 import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from django.db import models
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Sum
 from django.db.models.functions import TruncMonth
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from apps.commerce.models import LineItem, Order
-from apps.reports.catalog.base import ColumnKind, Params, RegionName, date_field
+from apps.commerce.services import TABLES
+from apps.reports.catalog.base import Column, ColumnKind, Params, RegionName, date_field
 
 # --- Monthly revenue by region (ours) -----------------------------------------------------
 
@@ -23,11 +25,7 @@ class MonthlyRevenueByRegionParams(Params):
     date_to: datetime.date = date_field(datetime.date(1998, 12, 31), "Orders placed on or before this day.")
     region: RegionName | None = Field(default=None, description="Only this customer region (all if empty).")
 
-    @model_validator(mode="after")
-    def _range(self):
-        if self.date_from > self.date_to:
-            raise ValueError("date_from must be on or before date_to")
-        return self
+    date_range: ClassVar = ("date_from", "date_to")
 
 
 MONTHLY_REVENUE = DecimalField(max_digits=20, decimal_places=4)
@@ -71,37 +69,49 @@ class OrdersExportParams(Params):
         default=None, ge=1, le=2**63 - 1, description="Only this customer's orders (customer key)."
     )
 
-    @model_validator(mode="after")
-    def _range(self):
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError("date_from must be on or before date_to")
-        return self
+    date_range: ClassVar = ("date_from", "date_to")
 
 
-ORDER_COLUMNS = (
-    ("o_orderkey", "id", ColumnKind.INTEGER),
-    ("o_custkey", "customer_id", ColumnKind.INTEGER),
-    ("o_orderstatus", "status", ColumnKind.TEXT),
-    ("o_totalprice", "total_price", ColumnKind.DECIMAL),
-    ("o_orderdate", "order_date", ColumnKind.DATE),
-    ("o_orderpriority", "priority", ColumnKind.TEXT),
-    ("o_clerk", "clerk", ColumnKind.TEXT),
-    ("o_shippriority", "ship_priority", ColumnKind.INTEGER),
-    ("o_comment", "comment", ColumnKind.TEXT),
-)
+def _kind(field: models.Field) -> str:
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+    if isinstance(field, models.DateField):
+        return ColumnKind.DATE
+    if isinstance(field, models.DecimalField):
+        return ColumnKind.DECIMAL
+    if isinstance(field, models.IntegerField):
+        return ColumnKind.INTEGER
+    return ColumnKind.TEXT
+
+
+def tpch_layout(table: str) -> tuple[tuple[Column, ...], tuple[str, ...]]:
+    """(columns, the model's attributes that fill them) of a tpchgen file, in file order."""
+    tpch = TABLES[table]
+    pairs = list(zip(tpch.csv_columns, tpch.fields, strict=True))
+    columns = tuple(Column(name, _kind(field)) for name, field in pairs)
+    return columns, tuple(field.attname for _, field in pairs)
+
+
+def _filtered(queryset: models.QuerySet, params: Params, lookups: dict[str, str]) -> models.QuerySet:
+    """``queryset`` narrowed by each parameter that is set, through its lookup."""
+    given = {lookup: getattr(params, name) for name, lookup in lookups.items()}
+    return queryset.filter(**{lookup: value for lookup, value in given.items() if value})
+
+
+ORDER_COLUMNS, ORDER_VALUES = tpch_layout("orders")
+
+
+ORDER_FILTERS = {
+    "status": "status",
+    "date_from": "order_date__gte",
+    "date_to": "order_date__lte",
+    "customer": "customer_id",
+}
 
 
 def orders_export(params: OrdersExportParams) -> models.QuerySet:
-    orders = Order.objects.all()
-    if params.status:
-        orders = orders.filter(status=params.status)
-    if params.date_from:
-        orders = orders.filter(order_date__gte=params.date_from)
-    if params.date_to:
-        orders = orders.filter(order_date__lte=params.date_to)
-    if params.customer:
-        orders = orders.filter(customer_id=params.customer)
-    return orders.order_by("id").values_list(*(field for _, field, _ in ORDER_COLUMNS))
+    orders = _filtered(Order.objects.all(), params, ORDER_FILTERS)
+    return orders.order_by("id").values_list(*ORDER_VALUES)
 
 
 class LineItemsExportParams(Params):
@@ -112,40 +122,16 @@ class LineItemsExportParams(Params):
         default=None, description="Line items shipped on or before this day."
     )
 
-    @model_validator(mode="after")
-    def _range(self):
-        if self.ship_date_from and self.ship_date_to and self.ship_date_from > self.ship_date_to:
-            raise ValueError("ship_date_from must be on or before ship_date_to")
-        return self
+    date_range: ClassVar = ("ship_date_from", "ship_date_to")
 
 
-LINEITEM_COLUMNS = (
-    ("l_orderkey", "order_id", ColumnKind.INTEGER),
-    ("l_partkey", "part_id", ColumnKind.INTEGER),
-    ("l_suppkey", "supplier_id", ColumnKind.INTEGER),
-    ("l_linenumber", "line_number", ColumnKind.INTEGER),
-    ("l_quantity", "quantity", ColumnKind.DECIMAL),
-    ("l_extendedprice", "extended_price", ColumnKind.DECIMAL),
-    ("l_discount", "discount", ColumnKind.DECIMAL),
-    ("l_tax", "tax", ColumnKind.DECIMAL),
-    ("l_returnflag", "return_flag", ColumnKind.TEXT),
-    ("l_linestatus", "line_status", ColumnKind.TEXT),
-    ("l_shipdate", "ship_date", ColumnKind.DATE),
-    ("l_commitdate", "commit_date", ColumnKind.DATE),
-    ("l_receiptdate", "receipt_date", ColumnKind.DATE),
-    ("l_shipinstruct", "ship_instructions", ColumnKind.TEXT),
-    ("l_shipmode", "ship_mode", ColumnKind.TEXT),
-    ("l_comment", "comment", ColumnKind.TEXT),
-)
+LINEITEM_COLUMNS, LINEITEM_VALUES = tpch_layout("lineitem")
+
+
+LINEITEM_FILTERS = {"ship_date_from": "ship_date__gte", "ship_date_to": "ship_date__lte"}
 
 
 def lineitems_export(params: LineItemsExportParams) -> models.QuerySet:
-    line_items = LineItem.objects.all()
-    if params.ship_date_from:
-        line_items = line_items.filter(ship_date__gte=params.ship_date_from)
-    if params.ship_date_to:
-        line_items = line_items.filter(ship_date__lte=params.ship_date_to)
+    line_items = _filtered(LineItem.objects.all(), params, LINEITEM_FILTERS)
     # (order, line_number) is the unique index: the export reads in its order.
-    return line_items.order_by("order_id", "line_number").values_list(
-        *(field for _, field, _ in LINEITEM_COLUMNS)
-    )
+    return line_items.order_by("order_id", "line_number").values_list(*LINEITEM_VALUES)
