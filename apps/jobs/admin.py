@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from apps.core.admin import RecordAdminMixin
 from apps.jobs import services
+from apps.jobs.errors import JobStateError
 from apps.jobs.models import Job, JobAttempt, Status
 from apps.jobs.registry import kinds_all
 
@@ -188,7 +189,7 @@ class JobAdmin(RecordAdminMixin, admin.ModelAdmin):
         for job in queryset.order_by("pk"):
             try:
                 services.job_retry(job=job, by=request.user)
-            except services.JobStateError as exc:
+            except JobStateError as exc:
                 refused.append(f"{_short(job)} ({exc})")
             else:
                 done += 1
@@ -200,7 +201,7 @@ class JobAdmin(RecordAdminMixin, admin.ModelAdmin):
         for job in queryset.order_by("pk"):
             try:
                 job = services.job_cancel(job=job, by=request.user)
-            except services.JobStateError as exc:
+            except JobStateError as exc:
                 refused.append(f"{_short(job)} ({exc})")
                 continue
             if job.status == Status.CANCELLED:

@@ -15,7 +15,15 @@ from ninja.errors import HttpError
 from apps.core.api import ERRORS, ErrorOut, InvalidCursor, TooManyRequests, cursor_encode, page_limit
 from apps.core.pagination import page_key_decode
 from apps.jobs import selectors, services
-from apps.jobs.registry import UnknownJobKind, kind_get, kinds_all
+from apps.jobs.errors import (
+    JobIdempotencyConflict,
+    JobInputError,
+    JobNotAllowed,
+    JobQuotaExceeded,
+    JobStateError,
+    UnknownJobKind,
+)
+from apps.jobs.registry import kinds_all
 from apps.jobs.schemas import (
     MAX_IDS,
     JobDetailOut,
@@ -27,6 +35,21 @@ from apps.jobs.schemas import (
 )
 
 router = Router(tags=["jobs"])
+
+
+def _refusal(exc: JobInputError | JobStateError) -> HttpError:
+    """The answer to a submit, cancel or replay that the jobs services refused."""
+    if isinstance(exc, JobQuotaExceeded):
+        return TooManyRequests(str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, JobNotAllowed):
+        return HttpError(403, str(exc))
+    if isinstance(exc, JobStateError | JobIdempotencyConflict):
+        return HttpError(409, str(exc))
+    if isinstance(exc, UnknownJobKind):
+        return HttpError(
+            422, f"Unknown job kind {exc.name!r}; GET /api/jobs/kinds lists the ones you may submit."
+        )
+    return HttpError(422, str(exc))
 
 
 def _job_key_from_cursor(cursor: str) -> selectors.JobKey:
@@ -70,14 +93,8 @@ def list_kinds(request: HttpRequest):
 )
 def submit_job(request: HttpRequest, payload: JobIn, response: HttpResponse):
     try:
-        kind = kind_get(payload.kind)
-    except UnknownJobKind:
-        raise HttpError(
-            422, f"Unknown job kind {payload.kind!r}; GET /api/jobs/kinds lists the ones you may submit."
-        ) from None
-    try:
         job = services.enqueue(
-            kind.name,
+            payload.kind,
             params=payload.params,
             owner=request.user,
             queue=payload.queue,
@@ -86,21 +103,8 @@ def submit_job(request: HttpRequest, payload: JobIn, response: HttpResponse):
             webhook_url=payload.webhook_url or "",
             user_submitted=True,
         )
-    except services.JobQuotaExceeded as exc:
-        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
-    except services.JobNotAllowed as exc:
-        raise HttpError(403, str(exc)) from None
-    except services.JobInputError as exc:
-        raise HttpError(422, str(exc)) from None
-    if payload.idempotency_key and (
-        job.kind != kind.name
-        or job.params != kind.params.model_validate(payload.params).model_dump(mode="json")
-    ):
-        raise HttpError(
-            409,
-            f"Idempotency key {payload.idempotency_key!r} was already used for a different job "
-            f"({job.kind} {job.uuid}).",
-        )
+    except JobInputError as exc:
+        raise _refusal(exc) from None
     response["Location"] = request.build_absolute_uri(reverse("api:job_detail", kwargs={"job_id": job.uuid}))
     return Status(202, job)
 
@@ -157,8 +161,8 @@ def cancel_job(request: HttpRequest, job_id: str):
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
     try:
         return services.job_cancel(job=job, by=request.user)
-    except services.JobStateError as exc:
-        raise HttpError(409, str(exc)) from None
+    except JobStateError as exc:
+        raise _refusal(exc) from None
 
 
 @router.post(
@@ -170,9 +174,5 @@ def retry_job(request: HttpRequest, job_id: str):
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
     try:
         return Status(202, services.job_retry(job=job, by=request.user))
-    except services.JobQuotaExceeded as exc:
-        raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
-    except services.JobNotAllowed as exc:
-        raise HttpError(403, str(exc)) from None
-    except services.JobStateError as exc:
-        raise HttpError(409, str(exc)) from None
+    except (JobInputError, JobStateError) as exc:
+        raise _refusal(exc) from None

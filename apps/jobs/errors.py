@@ -5,6 +5,14 @@ class JobInputError(ValueError):
     """A request for a job that cannot be accepted; the message is for the user."""
 
 
+class UnknownJobKind(JobInputError, LookupError):
+    """No job kind is registered under ``name``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown job kind {name!r}.")
+        self.name = name
+
+
 class JobNotAllowed(JobInputError):
     """A request only staff may make: a staff-only kind, a queue above the kind's own."""
 
@@ -18,6 +26,11 @@ class JobQuotaExceeded(JobInputError):
         self.limit = limit
         self.active = active
         self.retry_after = retry_after
+
+
+class JobIdempotencyConflict(JobInputError):
+    """The owner already used this idempotency key for a different job (another kind, or
+    other parameters); the message names that job."""
 
 
 class JobStateError(ValueError):

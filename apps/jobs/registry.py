@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
+from apps.jobs.errors import UnknownJobKind
 from apps.jobs.models import Queue
 
 
@@ -52,10 +53,6 @@ class JobKind:
     def params_for(self, *, staff: bool) -> type[BaseModel]:
         """The parameter model a submit is checked with."""
         return self.params if staff or self.user_params is None else self.user_params
-
-
-class UnknownJobKind(LookupError):
-    pass
 
 
 _kinds: dict[str, JobKind] = {}
@@ -113,10 +110,16 @@ def job(
 
 
 def kind_get(name: str) -> JobKind:
+    """The kind registered as ``name``; UnknownJobKind (a JobInputError) if there is none."""
     try:
         return _kinds[name]
     except KeyError:
-        raise UnknownJobKind(f"Unknown job kind {name!r}.") from None
+        raise UnknownJobKind(name) from None
+
+
+def kind_find(name: str) -> JobKind | None:
+    """The kind registered as ``name``, or None (a job of a kind since removed)."""
+    return _kinds.get(name)
 
 
 def kinds_all() -> list[JobKind]:

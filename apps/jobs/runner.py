@@ -20,11 +20,13 @@ from collections import deque
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 
+from apps.core.progress import Progress
 from apps.jobs import services
-from apps.jobs.errors import PermanentJobError
-from apps.jobs.models import JobAttempt
-from apps.jobs.registry import UnknownJobKind, kind_get
+from apps.jobs.errors import PermanentJobError, UnknownJobKind
+from apps.jobs.models import Job, JobAttempt
+from apps.jobs.registry import kind_get
 
 logger = logging.getLogger("apps.jobs")
 
@@ -40,10 +42,12 @@ class JobLost(Exception):
     """This attempt no longer holds the job (it was recovered and re-run elsewhere)."""
 
 
-class JobContext:
-    """What a job function gets to talk back: ``ctx.progress()``, ``ctx.log()``, cancellation."""
+class JobContext(Progress):
+    """What a job function gets to talk back: ``ctx.progress()`` (the one Progress
+    protocol, so a job can hand its context to anything that reports progress),
+    ``ctx.log()``, cancellation."""
 
-    def __init__(self, job) -> None:
+    def __init__(self, job: Job) -> None:
         self.job = job
         self.job_id = job.pk
         self.attempt = job.attempts
@@ -68,7 +72,7 @@ class JobContext:
         # Inside the job's own transaction (or a COPY) a write would stay invisible until
         # the commit and could wait on the job's locks: the heartbeat thread writes it then,
         # on its own connection.
-        if time.monotonic() - self._written_at >= PROGRESS_WRITE_INTERVAL and not connection.in_atomic_block:
+        if self.flush_due(time.monotonic()) and not connection.in_atomic_block:
             self.flush()
         self.check_cancelled()
 
@@ -89,6 +93,11 @@ class JobContext:
             self._dirty = False
             return self._progress, list(self._log)
 
+    def flush_due(self, now: float) -> bool:
+        """Progress or log is unwritten and the last write is PROGRESS_WRITE_INTERVAL
+        old at ``now`` (time.monotonic())."""
+        return self._dirty and now - self._written_at >= PROGRESS_WRITE_INTERVAL
+
     def flush(self, *, force: bool = False) -> None:
         """Write progress and log (with a heartbeat) if anything changed."""
         if not (self._dirty or force):
@@ -98,6 +107,11 @@ class JobContext:
         owned, cancel = services.job_heartbeat(
             job_id=self.job_id, attempt=self.attempt, progress=progress, log=log
         )
+        self._observe(owned, cancel)
+
+    def beat(self) -> None:
+        """Keep heartbeat_at fresh, writing nothing else; notes a cancel or the loss of the job."""
+        owned, cancel = services.job_heartbeat(job_id=self.job_id, attempt=self.attempt)
         self._observe(owned, cancel)
 
     def _observe(self, owned: bool, cancel: bool) -> None:
@@ -125,13 +139,10 @@ class Heartbeat(threading.Thread):
             while not self.stopping.wait(tick):
                 now = time.monotonic()
                 try:
-                    if self.ctx._dirty and now - self.ctx._written_at >= PROGRESS_WRITE_INTERVAL:
+                    if self.ctx.flush_due(now):
                         self.ctx.flush()
                     elif now - beat_at >= interval:
-                        owned, cancel = services.job_heartbeat(
-                            job_id=self.ctx.job_id, attempt=self.ctx.attempt
-                        )
-                        self.ctx._observe(owned, cancel)
+                        self.ctx.beat()
                     else:
                         continue
                 except DatabaseError as exc:
@@ -229,7 +240,7 @@ def execute(job_id: int, *, in_worker: bool = False) -> str:
     except BaseException as exc:
         # BaseException on purpose: django-q2's timeout is a SystemExit subclass.
         heartbeat.stop()
-        timed_out = type(exc).__name__ == "TimeoutException"
+        timed_out = isinstance(exc, TimeoutException)
         if timed_out:
             outcome_kind = JobAttempt.Outcome.TIMED_OUT
         elif isinstance(exc, DatabaseError) and _database_connection_lost():

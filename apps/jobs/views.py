@@ -15,7 +15,7 @@ jobs/_htmx.html) swaps nothing.
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from django.conf import settings
@@ -29,9 +29,10 @@ from apps.core.access import login_required_htmx, safe_next_url
 from apps.core.live import live_headers, live_not_modified
 from apps.core.pagination import newest_first_page, page_key_decode
 from apps.jobs import selectors, services
+from apps.jobs.errors import JobInputError, JobStateError
 from apps.jobs.forms import JobFilterForm
 from apps.jobs.models import Job, Status
-from apps.jobs.registry import UnknownJobKind, kind_get
+from apps.jobs.registry import kind_find
 
 JOBS_PER_PAGE = 25
 POLL_MAX_IDS = 100
@@ -188,10 +189,8 @@ def jobs_poll(request: HttpRequest) -> HttpResponse:
 
 def _kind_public(name: str) -> bool:
     """Users run again only what they may submit (services.job_retry says the same)."""
-    try:
-        return kind_get(name).public
-    except UnknownJobKind:
-        return False
+    kind = kind_find(name)
+    return kind is not None and kind.public
 
 
 @login_required_htmx
@@ -225,35 +224,45 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     return live_headers(response)
 
 
+def _job_action(
+    request: HttpRequest, job_id: UUID, action: Callable[..., Job], *, refused: str, told: Callable
+) -> HttpResponse:
+    """Do ``action`` (a jobs service) to the user's job, say how it went (``told(job)``: a
+    message level and text), and go back to the page the form was on (or the job's page)."""
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    try:
+        job = action(job=job, by=request.user)
+    except (JobStateError, JobInputError) as exc:
+        # Not allowed for this user, over their quota, or the job's state moved on.
+        messages.error(request, f"{refused}: {exc}")
+    else:
+        messages.add_message(request, *told(job))
+    return redirect(safe_next_url(request, reverse("jobs:detail", args=[job.uuid])))
+
+
+def _cancel_told(job: Job) -> tuple[int, str]:
+    if job.status == Status.CANCELLED:
+        return messages.SUCCESS, "Job cancelled."
+    return (
+        messages.INFO,
+        "Cancel requested: the job stops at its next progress report "
+        f"(or is ended within {settings.JOBS_CANCEL_GRACE:g} s).",
+    )
+
+
 @login_required_htmx
 @require_POST
 def job_cancel(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
-    try:
-        job = services.job_cancel(job=job, by=request.user)
-    except services.JobStateError as exc:
-        messages.error(request, f"Cannot cancel: {exc}")
-    else:
-        if job.status == Status.CANCELLED:
-            messages.success(request, "Job cancelled.")
-        else:
-            messages.info(
-                request,
-                "Cancel requested: the job stops at its next progress report "
-                f"(or is ended within {settings.JOBS_CANCEL_GRACE:g} s).",
-            )
-    return redirect(safe_next_url(request, reverse("jobs:detail", args=[job.uuid])))
+    return _job_action(request, job_id, services.job_cancel, refused="Cannot cancel", told=_cancel_told)
 
 
 @login_required_htmx
 @require_POST
 def job_retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
-    try:
-        job = services.job_retry(job=job, by=request.user)
-    except (services.JobStateError, services.JobInputError) as exc:
-        # Not allowed for this user, over their quota, or the job's state moved on.
-        messages.error(request, f"Cannot retry: {exc}")
-    else:
-        messages.success(request, "Job queued again.")
-    return redirect(safe_next_url(request, reverse("jobs:detail", args=[job.uuid])))
+    return _job_action(
+        request,
+        job_id,
+        services.job_retry,
+        refused="Cannot retry",
+        told=lambda job: (messages.SUCCESS, "Job queued again."),
+    )

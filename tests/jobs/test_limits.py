@@ -23,8 +23,10 @@ from django.utils import timezone
 
 from apps.core.api import cursor_encode
 from apps.jobs import services
+from apps.jobs.errors import JobInputError, JobQuotaExceeded
 from apps.jobs.models import READABLE_MAX, Job, Queue, Status
 from apps.jobs.registry import job, kinds_all
+from apps.jobs.services import submit as submit_service
 
 pytestmark = pytest.mark.django_db
 
@@ -67,14 +69,14 @@ def test_run_at_up_to_the_horizon_schedules_and_one_second_past_it_is_refused(al
     beyond = (timezone.now() + datetime.timedelta(days=30, seconds=5)).astimezone(
         datetime.timezone(datetime.timedelta(hours=-14))
     )
-    with pytest.raises(services.JobInputError, match="at most 30 days ahead"):
+    with pytest.raises(JobInputError, match="at most 30 days ahead"):
         services.enqueue("diagnostics.noop", owner=alice, run_at=beyond)
     assert Job.objects.count() == 1
 
 
 def test_the_horizon_holds_for_system_enqueues_too(published):
     # Not only the API: every caller of the service (commands, other apps) is bounded.
-    with pytest.raises(services.JobInputError, match="run_at can be at most"):
+    with pytest.raises(JobInputError, match="run_at can be at most"):
         services.enqueue("jobs.prune", run_at=timezone.now() + datetime.timedelta(days=400))
     assert not Job.objects.exists()
 
@@ -98,7 +100,7 @@ def test_run_at_in_the_past_runs_now(alice, published, django_capture_on_commit_
 
 
 def test_run_at_without_a_timezone_is_refused_by_the_service(alice, published):
-    with pytest.raises(services.JobInputError, match="run_at needs a timezone"):
+    with pytest.raises(JobInputError, match="run_at needs a timezone"):
         services.enqueue("diagnostics.noop", owner=alice, run_at=datetime.datetime(2030, 1, 1))
     assert not Job.objects.exists()
 
@@ -286,7 +288,7 @@ def test_scheduled_and_retrying_jobs_count_as_waiting(alice, quota_of_3, publish
     retrying = services.enqueue("diagnostics.noop", owner=alice, user_submitted=True)
     Job.objects.filter(pk=retrying.pk).update(status=Status.FAILED, run_at=later)
 
-    with pytest.raises(services.JobQuotaExceeded) as refused:
+    with pytest.raises(JobQuotaExceeded) as refused:
         services.enqueue("diagnostics.noop", owner=alice, user_submitted=True)
     assert (refused.value.limit, refused.value.active) == (3, 3)
 
@@ -391,9 +393,9 @@ def test_a_racing_submit_of_the_same_user_waits_and_is_then_counted(
     for _ in range(2):
         services.enqueue("diagnostics.noop", owner=alice, user_submitted=True)
     first_counted, second_done = threading.Event(), threading.Event()
-    insert = services._job_inserted
+    insert = submit_service._job_inserted
 
-    def insert_after_the_second_tried(job: Job) -> Job:
+    def insert_after_the_second_tried(job: Job) -> tuple[Job, bool]:
         if threading.current_thread().name == "first":
             first_counted.set()
             deadline = time.monotonic() + 10
@@ -401,7 +403,7 @@ def test_a_racing_submit_of_the_same_user_waits_and_is_then_counted(
                 time.sleep(0.01)
         return insert(job)
 
-    monkeypatch.setattr(services, "_job_inserted", insert_after_the_second_tried)
+    monkeypatch.setattr(submit_service, "_job_inserted", insert_after_the_second_tried)
     outcomes: dict[str, str] = {}
 
     def one_submit() -> None:
@@ -409,7 +411,7 @@ def test_a_racing_submit_of_the_same_user_waits_and_is_then_counted(
         try:
             services.enqueue("diagnostics.noop", owner=alice, user_submitted=True)
             outcomes[name] = "accepted"
-        except services.JobQuotaExceeded:
+        except JobQuotaExceeded:
             outcomes[name] = "refused"
         finally:
             if name == "second":

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from apps.jobs import selectors, services
+from apps.jobs.errors import JobInputError, JobStateError
 from apps.jobs.models import FINAL_STATUSES, WAITING_STATUSES, Job, Status
 
 # A table longer than this is no use on a terminal; --status/--kind narrow it down.
@@ -185,7 +186,7 @@ class Command(BaseCommand):
         for job in jobs:
             try:
                 job = act(job)
-            except services.JobStateError as exc:
+            except JobStateError as exc:
                 refused.append(f"{job.uuid}: {exc}")
                 continue
             self.stdout.write(describe(job))
@@ -223,7 +224,7 @@ class Command(BaseCommand):
         statuses = tuple(dict.fromkeys(status)) if status else FINAL_STATUSES
         try:
             count = services.jobs_purge(older_than_days=days, statuses=statuses, dry_run=dry_run)
-        except services.JobInputError as exc:
+        except JobInputError as exc:
             raise CommandError(str(exc)) from None
         which = ", ".join(str(s) for s in statuses)
         cutoff = _when(timezone.now() - timedelta(days=days))
