@@ -151,3 +151,9 @@ def published(monkeypatch) -> list[int]:
     monkeypatch.setattr(broker, "publish", publish)
     monkeypatch.setattr(broker, "queue_size", lambda queue: 0)
     return sent
+
+
+@pytest.fixture
+def broker_stubbed(published) -> None:
+    """Nothing reaches a real broker (on_commit callbacks fire in transactional tests), for
+    tests that do not look at what was published."""

@@ -28,7 +28,7 @@ from apps.commerce.services import (
     import_uploads_prune,
     tpch_table_load,
 )
-from apps.jobs import broker, runner
+from apps.jobs import runner
 from apps.jobs.models import Job, Status
 
 
@@ -367,11 +367,6 @@ def _params_for(condition: str, sample: str, params: list) -> list:
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
-
-
-@pytest.fixture
-def broker_stubbed(monkeypatch) -> None:
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
 
 
 def stored_uploads() -> list[str]:

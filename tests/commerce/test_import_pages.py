@@ -8,7 +8,7 @@ from django.test import Client
 from apps.core.services import api_token_create
 from apps.jobs.models import Job
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("broker_stubbed")]
 
 PAGE = "/imports/"
 API = "/api/commerce/imports"
@@ -22,13 +22,6 @@ ORDERS_CSV = ORDERS_HEADER + b"1,370,O,172799.49,1996-01-02,5-LOW,Clerk#00000095
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture(autouse=True)
-def broker_stubbed(monkeypatch):
-    from apps.jobs import broker
-
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
 
 
 def stored_uploads() -> list[str]:

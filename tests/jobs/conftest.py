@@ -2,14 +2,8 @@
 
 import pytest
 
-from apps.jobs import broker, runner, services
+from apps.jobs import runner, services
 from apps.jobs.models import Job, Status
-
-
-@pytest.fixture
-def broker_stubbed(monkeypatch) -> None:
-    """on_commit callbacks fire in transactional tests: hand nothing to a real broker."""
-    monkeypatch.setattr(broker, "publish", lambda job_id, *, queue, timeout: True)
 
 
 def runs_jobs(test):

@@ -24,12 +24,8 @@ Outcome = JobAttempt.Outcome
 
 # Committed rows, as in a worker: execute() starts with close_old_connections(), which a
 # test transaction would not survive, and the heartbeat thread has its own connection.
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _no_broker(published):
-    """No Redis or ORM queue is touched (tests/conftest.py)."""
+# No Redis or ORM queue is touched (broker_stubbed, tests/conftest.py).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("broker_stubbed")]
 
 
 @pytest.fixture(autouse=True)
