@@ -3,6 +3,7 @@ deliveries, and the account signing secret. Everything is the caller's own: anot
 user's id is a 404. Answers that show a secret are never stored by a cache (no-store)."""
 
 import datetime
+from collections.abc import Callable
 from typing import Annotated
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from ninja.errors import HttpError
 
 from apps.core.api import ERRORS, MAX_ID, ErrorOut, TooManyRequests, page_limit
 from apps.notifications import selectors, services
-from apps.notifications.models import Channel, Event
+from apps.notifications.models import Channel, Event, WebhookDelivery
 
 router = Router(tags=["notifications"])
 
@@ -121,14 +122,20 @@ class SecretOut(Schema):
     secret: str
 
 
-def _sent_by_hand(send):
-    """Run a redelivery or test event; its refusals as 409 (pending, disabled) or 429."""
+# What a send by hand (a redelivery, a test event) answers: its delivery, or why not.
+SENT_BY_HAND = {202: DeliveryOut, **SENDS, **ERRORS}
+
+
+def _sent_by_hand(request: HttpRequest, send: Callable[[], WebhookDelivery]) -> Status:
+    """Run a redelivery or test event: 202 with its delivery as it now stands; its refusals
+    as 409 (pending, disabled) or 429."""
     try:
-        return send()
+        delivery = send()
     except services.WebhookRateLimited as exc:
         raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
     except services.WebhookInputError as exc:
         raise HttpError(409, str(exc)) from None
+    return Status(202, selectors.delivery_get_for_user(user=request.user, delivery_id=delivery.uuid))
 
 
 # --- Notifications --------------------------------------------------------------------
@@ -252,13 +259,12 @@ def endpoint_deliveries(request: HttpRequest, endpoint_id: UUID, limit: int | No
 
 @router.post(
     "/endpoints/{uuid:endpoint_id}/test",
-    response={202: DeliveryOut, **SENDS, **ERRORS},
+    response=SENT_BY_HAND,
     summary="Send a test event (webhook.test) to an endpoint",
 )
 def test_endpoint(request: HttpRequest, endpoint_id: UUID):
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
-    delivery = _sent_by_hand(lambda: services.webhook_endpoint_test(endpoint=endpoint, by=request.user))
-    return Status(202, selectors.delivery_get_for_user(user=request.user, delivery_id=delivery.uuid))
+    return _sent_by_hand(request, lambda: services.webhook_endpoint_test(endpoint=endpoint, by=request.user))
 
 
 @router.get("/deliveries", response={200: list[DeliveryOut], **ERRORS}, summary="All your latest deliveries")
@@ -273,13 +279,12 @@ def get_delivery(request: HttpRequest, delivery_id: UUID):
 
 @router.post(
     "/deliveries/{uuid:delivery_id}/redeliver",
-    response={202: DeliveryOut, **SENDS, **ERRORS},
+    response=SENT_BY_HAND,
     summary="Send a delivery again (409 while it is pending)",
 )
 def redeliver(request: HttpRequest, delivery_id: UUID):
     delivery = selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id)
-    _sent_by_hand(lambda: services.webhook_redeliver(delivery=delivery, by=request.user))
-    return Status(202, selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id))
+    return _sent_by_hand(request, lambda: services.webhook_redeliver(delivery=delivery, by=request.user))
 
 
 @router.post(

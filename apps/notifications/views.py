@@ -6,6 +6,8 @@ the cached bell state, so an unchanged poll costs no database query.
 """
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import UUID
 
 from django.contrib import messages
@@ -200,16 +202,24 @@ def endpoint_delete(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     return redirect("notifications:webhooks")
 
 
+@contextmanager
+def _sent_by_hand(request: HttpRequest, *, refused: str, queued: str) -> Iterator[None]:
+    """Around a redelivery or test event: what became of it is the next page's message."""
+    try:
+        yield
+    except services.WebhookInputError as exc:
+        messages.error(request, f"{refused}: {exc}")
+    else:
+        messages.success(request, queued)
+
+
 @login_required_htmx
 @require_POST
 def endpoint_test(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
-    try:
+    queued = "Test event queued: its outcome shows in the delivery log."
+    with _sent_by_hand(request, refused="Cannot send a test event", queued=queued):
         services.webhook_endpoint_test(endpoint=endpoint, by=request.user)
-    except services.WebhookInputError as exc:
-        messages.error(request, f"Cannot send a test event: {exc}")
-    else:
-        messages.success(request, "Test event queued: its outcome shows in the delivery log.")
     return redirect(safe_next_url(request, reverse("notifications:endpoint", args=[endpoint.uuid])))
 
 
@@ -217,12 +227,8 @@ def endpoint_test(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
 @require_POST
 def delivery_redeliver(request: HttpRequest, delivery_id: UUID) -> HttpResponse:
     delivery = selectors.delivery_get_for_user(user=request.user, delivery_id=delivery_id)
-    try:
+    with _sent_by_hand(request, refused="Cannot redeliver", queued="Queued for redelivery."):
         services.webhook_redeliver(delivery=delivery, by=request.user)
-    except services.WebhookInputError as exc:
-        messages.error(request, f"Cannot redeliver: {exc}")
-    else:
-        messages.success(request, "Queued for redelivery.")
     fallback = (
         reverse("notifications:endpoint", args=[delivery.endpoint.uuid])
         if delivery.endpoint
