@@ -5,9 +5,6 @@ keyset pagination (``{"items": [...], "next": cursor}``), one query per page wha
 its size.
 """
 
-import datetime
-from urllib.parse import urlencode
-
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
@@ -22,22 +19,11 @@ from apps.commerce.schemas import (
 )
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
-from apps.core.api import ERRORS, MAX_ID, ErrorOut, InvalidCursor, cursor_decode, cursor_encode, page_limit
+from apps.core.api import ERRORS, ErrorOut, page_limit
 from apps.core.caching import cached_json, json_response
+from apps.core.pagination import next_page_url
 
 router = Router(tags=["commerce"])
-
-
-def _order_key_from_cursor(cursor: str) -> selectors.OrderKey:
-    """The (order_date, id) a page ended on; 422 for anything a page could not have issued."""
-    date, pk = cursor_decode(cursor, length=2)
-    # Exactly an int: JSON's 1.5 or "1" would otherwise be read as a different row's id.
-    if not isinstance(date, str) or type(pk) is not int or not 0 < pk <= MAX_ID:
-        raise InvalidCursor()
-    try:
-        return (datetime.date.fromisoformat(date), pk)
-    except ValueError:
-        raise InvalidCursor() from None
 
 
 @router.get("/orders", response={200: OrderPageOut, **ERRORS}, summary="List orders, newest first")
@@ -46,7 +32,8 @@ def list_orders(request: HttpRequest, query: Query[OrderListQuery]):
         raise HttpError(
             422, f"Invalid input: date_from ({query.date_from}) is after date_to ({query.date_to})."
         )
-    after = _order_key_from_cursor(query.cursor) if query.cursor else None
+    # A cursor no page issued is a 422 (InvalidCursor, apps.core.api).
+    after = selectors.ORDER_KEYSET.decode(query.cursor) if query.cursor else None
     limit = page_limit(query.limit)
     # The same first pages are read again and again (newest first): the page is cached as
     # JSON, keyed by the validated query and the host its next_url names.
@@ -74,12 +61,8 @@ def _orders_page_serialize(
         limit=limit,
         after=after,
     )
-    next_cursor = cursor_encode(list(page.next_key)) if page.next_key else None
-    next_url = None
-    if next_cursor:
-        params = query.model_dump(exclude_none=True) | {"cursor": next_cursor}
-        next_url = f"{base}?{urlencode(params)}"
-    return OrderPageOut(items=page.rows, next=next_cursor, next_url=next_url).model_dump_json()
+    next_url = next_page_url(base, query.model_dump(exclude_none=True), page.next_cursor)
+    return OrderPageOut(items=page.rows, next=page.next_cursor, next_url=next_url).model_dump_json()
 
 
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS}, summary="An order and its lines")

@@ -6,7 +6,8 @@ from typing import Literal
 
 from ninja import Field, Schema
 
-from apps.core.api import MAX_ID
+from apps.core.api import CursorPageOut
+from apps.core.cursor import MAX_ID
 
 OrderStatus = Literal["O", "F", "P"]
 
@@ -36,10 +37,8 @@ class OrderOut(Schema):
     customer_name: str
 
 
-class OrderPageOut(Schema):
-    items: list[OrderOut]
-    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
-    next_url: str | None = Field(description="The next page's full URL with the same filters.")
+class OrderPageOut(CursorPageOut[OrderOut]):
+    pass
 
 
 class LineItemOut(Schema):

@@ -8,15 +8,18 @@ import dataclasses
 import datetime
 
 from django.db import connections
-from django.db.models import Count, DecimalField, Model, Prefetch, Q, Sum, Value
+from django.db.models import Count, DecimalField, Model, Prefetch, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.commerce.models import MONEY, Customer, Dataset, LineItem, Order
 from apps.commerce.schemas import CustomerOut, OrderDetailOut
 from apps.core.caching import JsonBody, cached_json
+from apps.core.cursor import day_parse, id_parse
+from apps.core.pagination import Keyset, KeysetPage, keyset_page
 
-# The sort key of the order lists, served by the index order_date_id_idx.
+# The sort key of the order lists, newest first, served by the index order_date_id_idx.
 OrderKey = tuple[datetime.date, int]
+ORDER_KEYSET = Keyset(fields=("order_date", "id"), parsers=(day_parse, id_parse))
 
 ORDER_LIST_FIELDS = ("id", "order_date", "status", "total_price", "priority", "customer_id", "customer__name")
 
@@ -29,37 +32,17 @@ class OrderFilters:
     date_to: datetime.date | None = None
 
 
-@dataclasses.dataclass(frozen=True)
-class OrderPage:
-    """One page of orders, newest first, with the keys to continue either way."""
-
-    rows: list[dict]
-    # Keys of the first and last row, set only when a page exists in that direction.
-    previous_key: OrderKey | None
-    next_key: OrderKey | None
-
-
-def order_key(row: dict) -> OrderKey:
-    return (row["order_date"], row["id"])
-
-
 def orders_page(
     *,
     filters: OrderFilters,
     limit: int,
     after: OrderKey | None = None,
     before: OrderKey | None = None,
-) -> OrderPage:
+) -> KeysetPage:
     """A page of orders as dicts, newest first (order_date desc, id desc): one query.
 
-    1. Filter, then seek past the cursor: rows strictly after ``after`` (older) or
-       strictly before ``before`` (newer) in the newest-first order.
-    2. Fetch ``limit + 1`` rows: the extra row only says whether another page exists.
-    3. Going backwards reads in ascending order from the cursor, then reverses, so
-       that both directions use the (order_date, id) index.
+    ``after`` continues to older orders, ``before`` back to newer ones (keyset_page).
     """
-    if after is not None and before is not None:
-        raise ValueError("Pass at most one of after and before.")
     queryset = Order.objects.all()
     if filters.customer_id is not None:
         queryset = queryset.filter(customer_id=filters.customer_id)
@@ -69,44 +52,12 @@ def orders_page(
         queryset = queryset.filter(order_date__gte=filters.date_from)
     if filters.date_to is not None:
         queryset = queryset.filter(order_date__lte=filters.date_to)
-
-    backwards = before is not None
-    if after is not None:
-        date, pk = after
-        # The redundant bound on order_date lets PostgreSQL start the index scan at the
-        # cursor; with the OR alone it scans from the newest row (measured: 350 ms vs
-        # 0.3 ms for a page deep into 1.5M orders).
-        queryset = queryset.filter(
-            Q(order_date__lt=date) | Q(order_date=date, id__lt=pk), order_date__lte=date
-        )
-        ordering = ("-order_date", "-id")
-    elif backwards:
-        date, pk = before
-        queryset = queryset.filter(
-            Q(order_date__gt=date) | Q(order_date=date, id__gt=pk), order_date__gte=date
-        )
-        ordering = ("order_date", "id")
-    else:
-        ordering = ("-order_date", "-id")
-
-    rows = list(queryset.order_by(*ordering).values(*ORDER_LIST_FIELDS)[: limit + 1])
-    more = len(rows) > limit
-    rows = rows[:limit]
-    for row in rows:
-        row["customer_name"] = row.pop("customer__name")
-    if backwards:
-        rows.reverse()
-        # The cursor came from a row of the page that follows, so that page exists.
-        has_previous, has_next = more, True
-    else:
-        has_previous, has_next = after is not None, more
-    if not rows:
-        return OrderPage(rows=[], previous_key=None, next_key=None)
-    return OrderPage(
-        rows=rows,
-        previous_key=order_key(rows[0]) if has_previous else None,
-        next_key=order_key(rows[-1]) if has_next else None,
+    page = keyset_page(
+        queryset.values(*ORDER_LIST_FIELDS), keyset=ORDER_KEYSET, size=limit, after=after, before=before
     )
+    for row in page.rows:
+        row["customer_name"] = row.pop("customer__name")
+    return page
 
 
 def order_get_with_line_items(*, order_id: int) -> Order | None:

@@ -1,7 +1,6 @@
 """Server-rendered commerce pages: plain HTML, no JavaScript, a bounded query count each."""
 
 import dataclasses
-import datetime
 
 from django import forms
 from django.contrib import messages
@@ -20,8 +19,8 @@ from apps.commerce.forms import ImportForm
 from apps.commerce.models import Order
 from apps.commerce.services import IMPORT_JOB_KIND, ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
-from apps.core.api import MAX_ID, InvalidCursor, cursor_decode, cursor_encode
 from apps.core.caching import cached
+from apps.core.cursor import MAX_ID
 from apps.jobs.selectors import jobs_list_for_user
 
 ORDERS_PER_PAGE = 50
@@ -55,17 +54,6 @@ class OrderFilterForm(forms.Form):
         )
 
 
-def _order_key(cursor: str | None) -> selectors.OrderKey | None:
-    """The (order_date, id) key in a pager link, or None if there is none or it is damaged."""
-    if not cursor:
-        return None
-    try:
-        date, pk = cursor_decode(cursor, length=2)
-        return (datetime.date.fromisoformat(date), int(pk))
-    except (InvalidCursor, TypeError, ValueError):
-        return None
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "commerce/home.html", {"dataset": selectors.dataset_current()})
@@ -93,8 +81,8 @@ def _orders_table(
         html=render_to_string(
             "commerce/_order_rows.html", {"rows": page.rows, "orders_url": reverse("commerce:orders")}
         ),
-        next_cursor=cursor_encode(list(page.next_key)) if page.next_key else None,
-        previous_cursor=cursor_encode(list(page.previous_key)) if page.previous_key else None,
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
     )
 
 
@@ -108,9 +96,9 @@ def order_list(request: HttpRequest) -> HttpResponse:
     table = None
     if form.is_valid():
         filters = form.filters()
-        after = _order_key(request.GET.get("after"))
+        after = selectors.ORDER_KEYSET.key_or_none(request.GET.get("after"))
         # A link carries one of the two; "after" wins if someone writes both.
-        before = None if after else _order_key(request.GET.get("before"))
+        before = None if after else selectors.ORDER_KEYSET.key_or_none(request.GET.get("before"))
         # Rendering 50 rows costs ~10 ms of CPU and every user sees the same rows: the
         # table is cached, keyed by the page it shows, until commerce data changes.
         page_key = ":".join(map(str, (*dataclasses.astuple(filters), _key_text(after), _key_text(before))))

@@ -1,19 +1,18 @@
-"""What every API router shares: authentication, error bodies, keyset cursors, page sizes."""
+"""What every API router shares: authentication, error bodies, page schemas, page sizes."""
 
-import base64
-import binascii
-import json
 import re
+from typing import Generic, TypeVar
 
 from django.conf import settings
 from django.http import Http404, HttpRequest
-from ninja import NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 
 from apps.core.access import client_address
+from apps.core.cursor import InvalidCursor
 from apps.core.ratelimit import rate_limit_hit, rate_limit_peek
 from apps.core.selectors import api_token_get_active
 from apps.core.services import api_token_touch
@@ -33,10 +32,6 @@ class InvalidToken(AuthenticationError):
         )
 
 
-# Ids are bigints: a larger number names no row and is refused before any query.
-MAX_ID = 2**63 - 1
-
-
 class ErrorOut(Schema):
     """Every error body of the API (the handlers below write them)."""
 
@@ -47,6 +42,20 @@ class ErrorOut(Schema):
 # (refused before any view), 401 no or wrong credentials, 404 an unknown or foreign id,
 # 422 invalid input. Operations add their own (403, 409, 429) beside these.
 ERRORS = {400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+ItemT = TypeVar("ItemT")
+
+
+# A page of a list. Each list names its own (``class JobPageOut(CursorPageOut[JobOut])``):
+# the OpenAPI component keeps that name. No docstrings here: the schema would carry them.
+class PageOut(Schema, Generic[ItemT]):
+    items: list[ItemT]
+
+
+# A keyset page of the API (apps.core.pagination): its cursor, and its URL with the filters.
+class CursorPageOut(PageOut[ItemT], Generic[ItemT]):
+    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    next_url: str | None = Field(description="The next page's full URL with the same filters.")
 
 
 class TokenAuth(HttpBearer):
@@ -165,6 +174,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
 
+    @api.exception_handler(InvalidCursor)
+    def invalid_cursor(request, exc: InvalidCursor):
+        return api.create_response(request, {"message": str(exc)}, status=422)
+
     @api.exception_handler(Http404)
     def not_found(request, exc):
         return api.create_response(request, {"message": str(exc) or "Not found."}, status=404)
@@ -187,27 +200,6 @@ class TooManyRequests(HttpError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(429, message)
         self.retry_after = max(1, int(retry_after))
-
-
-class InvalidCursor(HttpError):
-    def __init__(self) -> None:
-        super().__init__(422, "Invalid input: cursor is not one this API issued.")
-
-
-def cursor_encode(values: list) -> str:
-    """An opaque keyset cursor: the sort key of the last row a page returned."""
-    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode().rstrip("=")
-
-
-def cursor_decode(cursor: str, *, length: int) -> list:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidCursor() from None
-    if not isinstance(values, list) or len(values) != length:
-        raise InvalidCursor()
-    return values
 
 
 def page_limit(requested: int | None) -> int:

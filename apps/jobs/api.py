@@ -4,7 +4,6 @@ Users see and act on their own jobs only (another user's job is a 404, never a 4
 staff see all of them. Non-staff may submit only the kinds marked ``public``.
 """
 
-from urllib.parse import urlencode
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -12,8 +11,8 @@ from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from apps.core.api import ERRORS, ErrorOut, InvalidCursor, TooManyRequests, cursor_encode, page_limit
-from apps.core.pagination import page_key_decode
+from apps.core.api import ERRORS, ErrorOut, TooManyRequests, page_limit
+from apps.core.pagination import NEWEST_FIRST, next_page_url
 from apps.jobs import selectors, services
 from apps.jobs.errors import (
     JobIdempotencyConflict,
@@ -50,13 +49,6 @@ def _refusal(exc: JobInputError | JobStateError) -> HttpError:
             422, f"Unknown job kind {exc.name!r}; GET /api/jobs/kinds lists the ones you may submit."
         )
     return HttpError(422, str(exc))
-
-
-def _job_key_from_cursor(cursor: str) -> selectors.JobKey:
-    key = page_key_decode(cursor)
-    if key is None:
-        raise InvalidCursor()
-    return key
 
 
 def _ids_parsed(raw: str) -> list[UUID]:
@@ -123,21 +115,18 @@ def list_jobs(request: HttpRequest, query: Query[JobListQuery]):
         by_id = {job.uuid: job for job in selectors.jobs_by_ids_for_user(user=request.user, job_ids=ids)}
         return {"items": [by_id[job_id] for job_id in ids if job_id in by_id], "next": None, "next_url": None}
 
-    jobs, last_key = selectors.jobs_page_for_user(
+    page = selectors.jobs_page_for_user(
         user=request.user,
         status=query.status,
         kind=query.kind,
         queue=query.queue,
         limit=page_limit(query.limit),
-        after=_job_key_from_cursor(query.cursor) if query.cursor else None,
+        # A cursor no page issued is a 422 (InvalidCursor, apps.core.api).
+        after=NEWEST_FIRST.decode(query.cursor) if query.cursor else None,
     )
-    next_cursor = cursor_encode([last_key[0].isoformat(), last_key[1]]) if last_key else None
-    next_url = None
-    if next_cursor:
-        params = {key: value for key, value in request.GET.items() if key != "cursor"}
-        params["cursor"] = next_cursor
-        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
-    return {"items": jobs, "next": next_cursor, "next_url": next_url}
+    base = request.build_absolute_uri(request.path)
+    next_url = next_page_url(base, request.GET.dict(), page.next_cursor)
+    return {"items": page.rows, "next": page.next_cursor, "next_url": next_url}
 
 
 @router.get(

@@ -10,6 +10,7 @@ from django.urls import reverse
 from ninja import Field, Schema
 from pydantic import field_validator
 
+from apps.core.api import CursorPageOut
 from apps.jobs.models import WAITING_STATUSES, Job, Queue, Status
 
 JobStatus = Literal[tuple(Status.values)]  # type: ignore[valid-type]
@@ -155,10 +156,8 @@ class JobDetailOut(JobOut):
         return list(obj.attempt_history.all())
 
 
-class JobPageOut(Schema):
-    items: list[JobOut]
-    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
-    next_url: str | None = Field(description="The next page's full URL with the same filters.")
+class JobPageOut(CursorPageOut[JobOut]):
+    pass
 
 
 class JobKindOut(Schema):

@@ -4,9 +4,10 @@ from datetime import datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
+from apps.core.pagination import NEWEST_FIRST, KeysetPage, keyset_page
 from apps.jobs.models import Job
 
 
@@ -60,21 +61,11 @@ def jobs_page_for_user(
     queue: str | None = None,
     limit: int,
     after: JobKey | None = None,
-) -> tuple[list[Job], JobKey | None]:
-    """One keyset page, newest first: (jobs, key of the last one if more follow).
-
-    The key is (created_at, id), the list's sort order; a page costs one query however
-    deep it is.
-    """
+) -> KeysetPage:
+    """One keyset page, newest first, by (created_at, id), the list's sort order: a page
+    costs one query however deep it is."""
     jobs = jobs_list_for_user(user=user, status=status, kind=kind, queue=queue)
-    if after is not None:
-        created_at, pk = after
-        jobs = jobs.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    rows = list(jobs[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, (rows[-1].created_at, rows[-1].pk)
+    return keyset_page(jobs, keyset=NEWEST_FIRST, size=limit, after=after)
 
 
 def jobs_list(

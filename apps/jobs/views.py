@@ -7,13 +7,10 @@ while something on it can still change, in one request per poll:
 - the list page polls ``/jobs/poll?ids=…`` for all of its unfinished jobs at once and
   gets their changing cells back as out-of-band swaps.
 
-Each poll sends the ETag of what it shows (as If-None-Match, set by the page: a header
-the page sets itself makes the browser pass a 304 through instead of answering from its
-cache); an unchanged job answers 304 with no body, and htmx (configured in
-jobs/_htmx.html) swaps nothing.
+Each poll sends the ETag of what it shows (apps.core.live); an unchanged job answers 304
+with no body, and htmx (configured in jobs/_htmx.html) swaps nothing.
 """
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable
 from uuid import UUID
@@ -26,8 +23,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.access import login_required_htmx, safe_next_url
-from apps.core.live import live_headers, live_not_modified
-from apps.core.pagination import newest_first_page, page_key_decode
+from apps.core.live import live_etag, live_response, poll_headers
+from apps.core.pagination import NEWEST_FIRST, keyset_page
 from apps.jobs import selectors, services
 from apps.jobs.errors import JobInputError, JobStateError
 from apps.jobs.forms import JobFilterForm
@@ -50,12 +47,6 @@ def _poll_every(jobs: Iterable[Job]) -> int | None:
     if statuses & {Status.QUEUED, Status.RUNNING}:
         return POLL_EVERY_ACTIVE
     return POLL_EVERY_WAITING
-
-
-def _etag(user, parts: Iterable) -> str:
-    # What a page shows depends on who looks (staff see owners and tracebacks).
-    digest = hashlib.sha256(repr((user.pk, user.is_staff, *parts)).encode()).hexdigest()
-    return f'"{digest[:32]}"'
 
 
 def _row_state(job: Job) -> tuple:
@@ -90,10 +81,6 @@ def _detail_state(job: Job) -> tuple:
     )
 
 
-def _poll_headers(etag: str) -> str:
-    return json.dumps({"If-None-Match": etag})
-
-
 def eta_text(seconds: float | None) -> str:
     """``about 12 s left``, ``about 3 min left``, ``about 2 h left``; "" when unknown."""
     if seconds is None:
@@ -115,11 +102,11 @@ def _poller_context(request: HttpRequest, jobs: list[Job]) -> dict:
     if every is None:
         return {"poll_url": None}
     ids = ",".join(str(job.uuid) for job in live)
-    etag = _etag(request.user, ["list", *(_row_state(job) for job in live)])
+    etag = live_etag(request.user, "list", *(_row_state(job) for job in live))
     return {
         "poll_url": f"{reverse('jobs:poll')}?ids={ids}",
         "poll_every": every,
-        "poll_headers": _poll_headers(etag),
+        "poll_headers": poll_headers(etag),
     }
 
 
@@ -135,10 +122,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
             kind=form.cleaned_data["kind"] or None,
             queue=form.cleaned_data["queue"] or None,
         )
-        after = page_key_decode(request.GET.get("after"))
+        after = NEWEST_FIRST.key_or_none(request.GET.get("after"))
         # A link carries one of the two; "after" wins if someone writes both.
-        before = None if after else page_key_decode(request.GET.get("before"))
-        jobs, newer, older = newest_first_page(queryset, size=JOBS_PER_PAGE, after=after, before=before)
+        before = None if after else NEWEST_FIRST.key_or_none(request.GET.get("before"))
+        page = keyset_page(queryset, keyset=NEWEST_FIRST, size=JOBS_PER_PAGE, after=after, before=before)
+        jobs, newer, older = page.rows, page.previous_cursor, page.next_cursor
     context = {
         "form": form,
         "jobs": jobs,
@@ -174,14 +162,12 @@ def jobs_poll(request: HttpRequest) -> HttpResponse:
     # The order of the page that asked, so that the tag matches the one it rendered.
     position = {job_id: index for index, job_id in enumerate(ids)}
     jobs.sort(key=lambda job: position[job.uuid])
-    etag = _etag(request.user, ["list", *(_row_state(job) for job in jobs)])
-    not_modified = live_not_modified(request, etag)
-    if not_modified is not None:
-        return not_modified
-    context = {"jobs": jobs, **_poller_context(request, jobs)}
-    response = render(request, "jobs/_poll.html", context)
-    response["ETag"] = etag
-    return live_headers(response)
+    etag = live_etag(request.user, "list", *(_row_state(job) for job in jobs))
+    return live_response(
+        request,
+        lambda: render(request, "jobs/_poll.html", {"jobs": jobs, **_poller_context(request, jobs)}),
+        etag=etag,
+    )
 
 
 # --- Detail ----------------------------------------------------------------------------
@@ -198,11 +184,14 @@ def _kind_public(name: str) -> bool:
 def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The whole page; for an htmx poll, only its live part (or 304 if unchanged)."""
     job = selectors.job_get_for_user(user=request.user, job_id=job_id)
-    etag = _etag(request.user, ["detail", *_detail_state(job)])
-    if request.htmx:
-        not_modified = live_not_modified(request, etag)
-        if not_modified is not None:
-            return not_modified
+    etag = live_etag(request.user, "detail", *_detail_state(job))
+    # An htmx poll gets the live part, tagged (304 when unchanged); a visit, the whole page.
+    return live_response(
+        request, lambda: _detail_page(request, job, etag), etag=etag if request.htmx else None
+    )
+
+
+def _detail_page(request: HttpRequest, job: Job, etag: str) -> HttpResponse:
     context = {
         "job": job,
         "attempts": list(job.attempt_history.all()),
@@ -214,14 +203,11 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
         "can_retry": job.status in (Status.DEAD, Status.CANCELLED, Status.FAILED)
         and (request.user.is_staff or _kind_public(job.kind)),
         "poll_every": None if job.is_final else _poll_every([job]),
-        "poll_headers": _poll_headers(etag),
+        "poll_headers": poll_headers(etag),
         "show_owner": request.user.is_staff,
     }
     template = "jobs/_job_live.html" if request.htmx else "jobs/job_detail.html"
-    response = render(request, template, context)
-    if request.htmx:
-        response["ETag"] = etag
-    return live_headers(response)
+    return render(request, template, context)
 
 
 def _job_action(

@@ -14,7 +14,8 @@ from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 
 from apps.core import api as core_api
-from apps.core.api import MAX_ID, ErrorOut
+from apps.core.api import ErrorOut
+from apps.core.cursor import MAX_ID
 from apps.monitoring.models import BROWSER_KINDS, AlertEvent, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get

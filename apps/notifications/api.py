@@ -14,7 +14,8 @@ from ninja import Body, Field, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 from ninja.errors import HttpError
 
-from apps.core.api import ERRORS, MAX_ID, ErrorOut, TooManyRequests, page_limit
+from apps.core.api import ERRORS, ErrorOut, PageOut, TooManyRequests, page_limit
+from apps.core.cursor import MAX_ID
 from apps.notifications import selectors, services
 from apps.notifications.models import Channel, Event, WebhookDelivery
 
@@ -37,8 +38,7 @@ class NotificationOut(Schema):
     read_at: datetime.datetime | None
 
 
-class NotificationPageOut(Schema):
-    items: list[NotificationOut]
+class NotificationPageOut(PageOut[NotificationOut]):
     unread: int
     next: str | None = Field(None, description="Pass as `?before=` for the next (older) page.")
 

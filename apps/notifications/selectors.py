@@ -2,7 +2,6 @@
 (operators read records in the admin)."""
 
 import functools
-import hashlib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,6 +11,9 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from apps.core.caching import cached
+from apps.core.cursor import id_parse
+from apps.core.live import live_etag
+from apps.core.pagination import Keyset, keyset_page
 from apps.notifications.models import (
     Channel,
     Event,
@@ -131,18 +133,21 @@ def notifications_for_user(*, user: AbstractBaseUser, unread_only: bool = False)
     return notifications.order_by("-created_at", "-id")
 
 
+# Pages of notifications, newest first by id; the cursor is the plain id (``?before=``).
+NEWEST_ID_FIRST = Keyset(fields=("id",), parsers=(id_parse,))
+
+
 def notifications_page_for_user(
     *, user: AbstractBaseUser, limit: int, before_id: int | None = None, unread_only: bool = False
 ) -> tuple[list[Notification], int | None]:
     """One keyset page, newest first: (rows, id to continue before, if more follow). One query."""
-    notifications = notifications_for_user(user=user, unread_only=unread_only).order_by("-id")
-    if before_id is not None:
-        notifications = notifications.filter(id__lt=before_id)
-    rows = list(notifications[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, rows[-1].pk
+    page = keyset_page(
+        notifications_for_user(user=user, unread_only=unread_only),
+        keyset=NEWEST_ID_FIRST,
+        size=limit,
+        after=None if before_id is None else (before_id,),
+    )
+    return page.rows, page.next_key[0] if page.next_key else None
 
 
 def notification_get_for_user(*, user: AbstractBaseUser, notification_id: int) -> Notification:
@@ -212,8 +217,7 @@ def bell_state_refresh(*, user_id: int) -> dict:
 def bell_etag(*, user: AbstractBaseUser) -> str:
     """A tag of what the bell and the list's first page show (from the cached state)."""
     state = bell_state(user=user)
-    parts = (user.pk, state["unread"], [(row["id"], row["read"]) for row in state["latest"]])
-    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
+    return live_etag(user, state["unread"], [(row["id"], row["read"]) for row in state["latest"]])
 
 
 # --- Webhooks -------------------------------------------------------------------------

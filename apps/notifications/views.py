@@ -19,7 +19,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.access import login_required_htmx, safe_next_url
-from apps.core.live import live_headers, live_not_modified
+from apps.core.live import live_response, poll_headers
 from apps.notifications import selectors, services
 from apps.notifications.forms import EndpointForm, PreferencesForm
 
@@ -36,16 +36,15 @@ POLL_EVERY = 10
 def bell(request: HttpRequest) -> HttpResponse:
     """The bell alone, for its poller (304 when unchanged)."""
     etag = selectors.bell_etag(user=request.user)
-    not_modified = live_not_modified(request, etag)
-    if not_modified is not None:
-        return not_modified
-    response = render(
+    return live_response(
         request,
-        "notifications/_bell_inner.html",
-        {"bell": selectors.bell_state(user=request.user), "etag": etag},
+        lambda: render(
+            request,
+            "notifications/_bell_inner.html",
+            {"bell": selectors.bell_state(user=request.user), "etag": etag},
+        ),
+        etag=etag,
     )
-    response["ETag"] = etag
-    return live_headers(response)
 
 
 @login_required_htmx
@@ -59,10 +58,19 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     unread_only = request.GET.get("unread") == "1"
     live = before is None
     etag = selectors.bell_etag(user=request.user) if live else ""
-    if request.htmx and live:
-        not_modified = live_not_modified(request, etag)
-        if not_modified is not None:
-            return not_modified
+    # The first page is tagged; only its htmx poll is answered 304 (a visit gets the page).
+    return live_response(
+        request,
+        lambda: _notification_list_page(request, before=before, unread_only=unread_only, etag=etag),
+        etag=etag or None,
+        revalidate=bool(request.htmx),
+    )
+
+
+def _notification_list_page(
+    request: HttpRequest, *, before: int | None, unread_only: bool, etag: str
+) -> HttpResponse:
+    live = before is None
     rows, next_before = selectors.notifications_page_for_user(
         user=request.user, limit=NOTIFICATIONS_PER_PAGE, before_id=before, unread_only=unread_only
     )
@@ -73,14 +81,11 @@ def notification_list(request: HttpRequest) -> HttpResponse:
         "live": live,
         "poll_every": POLL_EVERY,
         "poll_url": request.get_full_path(),
-        "poll_headers": json.dumps({"If-None-Match": etag}),
+        "poll_headers": poll_headers(etag),
         "unread": selectors.bell_state(user=request.user)["unread"],
     }
     template = "notifications/_items.html" if request.htmx else "notifications/notification_list.html"
-    response = render(request, template, context)
-    if live:
-        response["ETag"] = etag
-    return live_headers(response)
+    return render(request, template, context)
 
 
 @login_required_htmx

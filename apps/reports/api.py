@@ -7,7 +7,6 @@ staff see all.
 import datetime
 import functools
 from typing import Any
-from urllib.parse import urlencode
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
@@ -16,9 +15,9 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import TypeAdapter
 
-from apps.core.api import ERRORS, ErrorOut, InvalidCursor, TooManyRequests, page_limit
+from apps.core.api import ERRORS, CursorPageOut, ErrorOut, TooManyRequests, page_limit
 from apps.core.caching import JsonBody, json_response
-from apps.core.pagination import newest_first_page, page_key_decode
+from apps.core.pagination import NEWEST_FIRST, keyset_page, next_page_url
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, ReportDefinition
 from apps.reports.downloads import run_file_response, run_not_ready_text
@@ -166,10 +165,8 @@ class RunListQuery(Schema):
     cursor: str | None = Field(None, description="The `next` value of the previous page.")
 
 
-class RunPageOut(Schema):
-    items: list[RunOut]
-    next: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
-    next_url: str | None = Field(description="The next page's full URL with the same filters.")
+class RunPageOut(CursorPageOut[RunOut]):
+    pass
 
 
 @router.get(
@@ -178,18 +175,20 @@ class RunPageOut(Schema):
     summary="Your report runs, newest first (staff: everybody's)",
 )
 def list_runs(request: HttpRequest, query: Query[RunListQuery]):
-    after = page_key_decode(query.cursor)
-    if query.cursor and after is None:
-        raise InvalidCursor()
+    # A cursor no page issued is a 422 (InvalidCursor, apps.core.api).
+    after = NEWEST_FIRST.decode(query.cursor) if query.cursor else None
     runs = selectors.report_runs_list_for_user(user=request.user)
     if query.report:
         runs = runs.filter(report=query.report)
-    page, _, next_cursor = newest_first_page(runs, size=page_limit(query.limit), after=after)
-    next_url = None
-    if next_cursor:
-        params = query.model_dump(exclude_none=True) | {"cursor": next_cursor}
-        next_url = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
-    return {"items": [_run_out(request, run) for run in page], "next": next_cursor, "next_url": next_url}
+    page = keyset_page(runs, keyset=NEWEST_FIRST, size=page_limit(query.limit), after=after)
+    next_url = next_page_url(
+        request.build_absolute_uri(request.path), query.model_dump(exclude_none=True), page.next_cursor
+    )
+    return {
+        "items": [_run_out(request, run) for run in page.rows],
+        "next": page.next_cursor,
+        "next_url": next_url,
+    }
 
 
 @router.get(

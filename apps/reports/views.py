@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.core.access import login_required_htmx
 from apps.core.live import live_headers
-from apps.core.pagination import newest_first_page, page_key_decode
+from apps.core.pagination import NEWEST_FIRST, keyset_page
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, UnknownReport, report_definition
 from apps.reports.downloads import run_file_response, run_not_ready_text
@@ -82,8 +82,9 @@ def _poller(runs: list[ReportRun]) -> dict:
 def run_list(request: HttpRequest) -> HttpResponse:
     """My report runs, newest first, by keyset pages (one query per page)."""
     runs = selectors.report_runs_list_for_user(user=request.user)
-    after = page_key_decode(request.GET.get("after"))
-    rows, _, older = newest_first_page(runs, size=RUNS_PER_PAGE, after=after)
+    after = NEWEST_FIRST.key_or_none(request.GET.get("after"))
+    page = keyset_page(runs, keyset=NEWEST_FIRST, size=RUNS_PER_PAGE, after=after)
+    rows, older = page.rows, page.next_cursor
     for run in rows:
         run.title = REPORTS[run.report].title if run.report in REPORTS else run.report
     context = {

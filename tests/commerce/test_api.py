@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from apps.commerce.models import LineItem, Nation, Region
-from apps.core.api import cursor_encode
+from apps.core.cursor import cursor_encode
 from apps.core.services import api_token_create
 from tests.commerce.factories import (
     customer_create,

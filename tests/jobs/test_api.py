@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from apps.core.api import cursor_encode
+from apps.core.cursor import cursor_encode
 from apps.core.services import api_token_create
 from apps.jobs import runner, services
 from apps.jobs.models import Job, JobAttempt, Status

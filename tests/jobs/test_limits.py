@@ -21,7 +21,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from apps.core.api import cursor_encode
+from apps.core.cursor import cursor_encode
 from apps.jobs import services
 from apps.jobs.errors import JobInputError, JobQuotaExceeded
 from apps.jobs.models import READABLE_MAX, Job, Queue, Status

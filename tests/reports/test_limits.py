@@ -5,7 +5,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from apps.core.api import cursor_encode
+from apps.core.cursor import cursor_encode
 from apps.jobs import runner
 from apps.jobs import services as jobs_services
 from apps.jobs.models import Job, Status
