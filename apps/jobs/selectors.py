@@ -6,9 +6,11 @@ from uuid import UUID
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
+from django_q.status import Stat
 
 from apps.core.pagination import NEWEST_FIRST, KeysetPage, keyset_page
-from apps.jobs.models import Job
+from apps.jobs import broker
+from apps.jobs.models import Job, Queue
 
 
 def jobs_visible_to(*, user: AbstractBaseUser) -> QuerySet[Job]:
@@ -89,3 +91,16 @@ def job_get_by_uuid(*, job_id: UUID | str) -> Job | None:
     except ValueError:
         return None
     return Job.objects.select_related("owner").filter(uuid=key).first()
+
+
+# --- the broker, for monitoring (the broker module itself is private to this app) ----------
+
+
+def queue_depth(*, queue: str) -> int | None:
+    """Messages waiting in the broker for ``queue``; None while the broker is unreachable."""
+    return broker.queue_size(queue)
+
+
+def worker_cluster_stats() -> list[Stat]:
+    """django-q2's stats of its live clusters (they expire within seconds of a cluster stopping)."""
+    return Stat.get_all(broker=broker.broker_for(Queue.DEFAULT))

@@ -18,6 +18,7 @@ from apps.core.api import ErrorOut
 from apps.core.cursor import MAX_ID
 from apps.monitoring.models import BROWSER_KINDS, AlertEvent, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
+from apps.monitoring.selectors.alerts import alerts_open
 from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get
 
 STAFF_ONLY = "Staff only: the performance figures are for operators."
@@ -260,7 +261,7 @@ def overview(request: HttpRequest, query: Query[WindowQuery]):
         "job_wait_p95_ms": waits.p95,
         "slow_queries": total(summaries(kinds=[MetricKind.SLOW_QUERY], window=span)).count,
         "cache_hit_ratio": (database.cache_hit_ratio() or {}).get("database_percent"),
-        "open_alerts": AlertEvent.objects.filter(resolved_at__isnull=True).count(),
+        "open_alerts": alerts_open().count(),
     }
 
 

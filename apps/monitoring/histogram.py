@@ -42,24 +42,6 @@ def merge(into: dict[int, int], other: Mapping) -> dict[int, int]:
     return into
 
 
-SERIES_SUMS = ("count", "errors", "client_errors", "total_ms", "queries", "query_ms")
-# Every field series_add writes: what a stored series loads and saves.
-SERIES_FIELDS = (*SERIES_SUMS, "max_ms", "buckets", "counters")
-
-
-def series_add(into, other) -> None:
-    """Add one series' totals (sums, max, histogram, counters) into another: a Cell, a
-    Summary or a MetricRollup row alike, whichever side."""
-    for name in SERIES_SUMS:
-        setattr(into, name, getattr(into, name) + getattr(other, name))
-    into.max_ms = max(into.max_ms, other.max_ms)
-    into.buckets = merge(dict(into.buckets), other.buckets)
-    counters = dict(into.counters)
-    for name, count in other.counters.items():
-        counters[name] = counters.get(name, 0) + count
-    into.counters = counters
-
-
 def quantile(buckets: Mapping, q: float, *, max_value: float | None = None) -> float | None:
     """The value at quantile ``q`` (0..1): the geometric middle of the bucket holding that rank."""
     counts = sorted((int(index), int(count)) for index, count in buckets.items() if int(count) > 0)

@@ -18,7 +18,8 @@ from django.conf import settings
 
 from apps.monitoring import fingerprint as fp
 from apps.monitoring.models import MetricKind
-from apps.monitoring.recorder import QueryCapture, recorder
+from apps.monitoring.recorder import recorder
+from apps.monitoring.series import QueryCapture
 
 _MONITORING_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 # Statements a watch remembers for repeat counting; beyond this a long job stops counting.

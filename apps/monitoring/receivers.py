@@ -1,19 +1,27 @@
-"""Job metrics and query watching for jobs, from the jobs app's signals (no upward imports).
+"""What the monitoring app listens to (connected in MonitoringConfig.ready).
 
+Job metrics and query watching for jobs, from the jobs app's signals (no upward imports).
 job_started: the wait (enqueue, or due time of a retry or schedule, to start) goes into the
 job_wait series of "<queue>:<kind>"; a start with attempts > 1 is a retry, which counts as
 a failed attempt. A QueryWatch is installed on this thread's connections for the job.
 job_finished: the run time of the last attempt and its final status go into job_run.
+
+Silk's rows: before Silk saves a request or a response (pre_save), the secrets in it are
+masked (apps.monitoring.silk_sampling, "What Silk stores").
 """
 
 import threading
 
 from django.db import connections
+from django.db.models.signals import pre_save
+from silk.models import Request as SilkRequest
+from silk.models import Response as SilkResponse
 
 from apps.jobs.signals import job_finished, job_started
 from apps.monitoring.models import MetricKind
 from apps.monitoring.querywatch import QueryWatch
 from apps.monitoring.recorder import recorder
+from apps.monitoring.silk_sampling import silk_request_scrub, silk_response_scrub
 
 _local = threading.local()
 
@@ -75,3 +83,5 @@ def on_job_finished(sender, job, status, **kwargs) -> None:
 def connect() -> None:
     job_started.connect(on_job_started, dispatch_uid="monitoring.job_started")
     job_finished.connect(on_job_finished, dispatch_uid="monitoring.job_finished")
+    pre_save.connect(silk_request_scrub, sender=SilkRequest, dispatch_uid="monitoring.silk_request_scrub")
+    pre_save.connect(silk_response_scrub, sender=SilkResponse, dispatch_uid="monitoring.silk_response_scrub")

@@ -2,7 +2,7 @@
 
 The request path only adds numbers to a dict under a lock (no I/O). A daemon thread per
 process flushes every MONITORING_FLUSH_INTERVAL seconds: one pipelined write to Redis, or
-straight to the database without Redis (services.metrics.metrics_flush_write). A fork
+straight to the database without Redis (the writer wired in MonitoringConfig.ready). A fork
 (django-q2 workers, gunicorn with preload) starts the child empty with its own thread.
 
 In Django's test environment (set up by the test runner, which gives ``mail.outbox``) no
@@ -15,11 +15,13 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core import mail
+from django.db import connections
 
-from apps.monitoring.histogram import bucket_index, series_add
+from apps.monitoring.histogram import bucket_index
+from apps.monitoring.series import Cell, CellKey, QueryCapture, QueryKey
 
 logger = logging.getLogger("apps.monitoring")
 
@@ -29,78 +31,25 @@ MAX_CELLS = 20000
 MAX_QUERY_CAPTURES = 2000
 
 
-@dataclass(slots=True)
-class Cell:
-    count: int = 0
-    errors: int = 0
-    client_errors: int = 0
-    total_ms: float = 0.0
-    max_ms: float = 0.0
-    queries: int = 0
-    query_ms: float = 0.0
-    buckets: dict[int, int] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
-
-    def merge(self, other: "Cell") -> None:
-        series_add(self, other)
-
-
-@dataclass(slots=True)
-class QueryCapture:
-    """A slow or repeated statement caught in one request/job (or merged over many)."""
-
-    fingerprint: str
-    normalized_sql: str
-    database: str = "default"
-    vendor: str = ""
-    code_line: str = ""
-    sample_sql: str = ""
-    sample_ms: float = 0.0
-    calls: int = 0
-    total_ms: float = 0.0
-    max_ms: float = 0.0
-    slow_calls: int = 0
-    nplus1_hits: int = 0
-    max_repeats: int = 0
-    first_seen: float = 0.0
-    last_seen: float = 0.0
-
-    def add_run(self, elapsed: float, *, slow: bool) -> None:
-        self.calls += 1
-        self.total_ms += elapsed
-        self.max_ms = max(self.max_ms, elapsed)
-        self.slow_calls += int(slow)
-
-    def merge(self, other: "QueryCapture") -> None:
-        if other.sample_ms > self.sample_ms or not self.sample_sql:
-            self.sample_ms, self.sample_sql = other.sample_ms, other.sample_sql
-        self.code_line = self.code_line or other.code_line
-        self.calls += other.calls
-        self.total_ms += other.total_ms
-        self.max_ms = max(self.max_ms, other.max_ms)
-        self.slow_calls += other.slow_calls
-        self.nplus1_hits += other.nplus1_hits
-        self.max_repeats = max(self.max_repeats, other.max_repeats)
-        self.first_seen = min(self.first_seen, other.first_seen) if self.first_seen else other.first_seen
-        self.last_seen = max(self.last_seen, other.last_seen)
-
-
-# (kind, key, minute as epoch seconds) -> Cell
-CellKey = tuple[str, str, int]
-# (fingerprint, source kind, source) -> QueryCapture
-QueryKey = tuple[str, str, str]
+# What writes a flushed snapshot (services.metrics.metrics_flush_write, set in
+# MonitoringConfig.ready): the recorder itself stays free of storage.
+Writer = Callable[..., None]
 
 
 def _in_test_environment() -> bool:
-    from django.core import mail
-
     return hasattr(mail, "outbox")
+
+
+def _add_counters(cell: Cell, counters: dict[str, int]) -> None:
+    for name, count in counters.items():
+        cell.counters[name] = cell.counters.get(name, 0) + count
 
 
 class Recorder:
     def __init__(self) -> None:
         self._reset()
         self._periodic: list[Callable[[], None]] = []
+        self._write: Writer | None = None
         os.register_at_fork(after_in_child=self._reset)
 
     def _reset(self) -> None:
@@ -127,14 +76,9 @@ class Recorder:
         at: float | None = None,
     ) -> None:
         """One observation of ``ms`` milliseconds for series (kind, key)."""
-        minute = int((at if at is not None else time.time()) // 60) * 60
         index = bucket_index(ms)
         with self._lock:
-            cell = self._cells.get((kind, key, minute))
-            if cell is None:
-                if len(self._cells) >= MAX_CELLS:
-                    self._drop_oldest_minute()
-                cell = self._cells[(kind, key, minute)] = Cell()
+            cell = self._cell(kind, key, at)
             cell.count += 1
             cell.total_ms += ms
             if ms > cell.max_ms:
@@ -148,25 +92,30 @@ class Recorder:
                 cell.queries += queries
                 cell.query_ms += query_ms
             if counters:
-                for name, count in counters.items():
-                    cell.counters[name] = cell.counters.get(name, 0) + count
+                _add_counters(cell, counters)
         if not self._started:
             self.start()
 
     def count(
         self, kind: str, key: str, counters: dict[str, int], *, errors: int = 0, at: float | None = None
-    ):
+    ) -> None:
         """Counters without a timing (e.g. a retry seen when a job starts again)."""
-        minute = int((at if at is not None else time.time()) // 60) * 60
         with self._lock:
-            cell = self._cells.get((kind, key, minute))
-            if cell is None:
-                cell = self._cells[(kind, key, minute)] = Cell()
+            cell = self._cell(kind, key, at)
             cell.errors += errors
-            for name, count in counters.items():
-                cell.counters[name] = cell.counters.get(name, 0) + count
+            _add_counters(cell, counters)
         if not self._started:
             self.start()
+
+    def _cell(self, kind: str, key: str, at: float | None) -> Cell:
+        """The series' cell of the minute holding ``at`` (now if None); the caller holds the lock."""
+        minute = int((at if at is not None else time.time()) // 60) * 60
+        cell = self._cells.get((kind, key, minute))
+        if cell is None:
+            if len(self._cells) >= MAX_CELLS:
+                self._drop_oldest_minute()
+            cell = self._cells[(kind, key, minute)] = Cell()
+        return cell
 
     def observe_query(self, source_kind: str, source: str, capture: QueryCapture) -> None:
         now = time.time()
@@ -203,7 +152,7 @@ class Recorder:
                     if len(self._cells) < MAX_CELLS:
                         self._cells[cell_key] = cell
                 else:
-                    held.merge(cell)
+                    held.add(cell)
             for query_key, capture in queries.items():
                 held = self._queries.get(query_key)
                 if held is None:
@@ -211,15 +160,19 @@ class Recorder:
                 else:
                     held.merge(capture)
 
+    def write_with(self, write: Writer) -> None:
+        """Flushes hand their snapshot to ``write(cells=..., queries=...)``."""
+        self._write = write
+
     def flush(self) -> int:
         """Write what was gathered since the last flush; returns the number of series-minutes."""
-        from apps.monitoring.services.metrics import metrics_flush_write
-
+        if self._write is None:
+            raise RuntimeError("The recorder has no writer yet (MonitoringConfig.ready() sets it).")
         cells, queries = self.take()
         if not cells and not queries:
             return 0
         try:
-            metrics_flush_write(cells=cells, queries=queries)
+            self._write(cells=cells, queries=queries)
         except Exception:
             self.give_back(cells, queries)
             raise
@@ -251,8 +204,6 @@ class Recorder:
         atexit.register(self.stop)
 
     def _run(self, interval: float) -> None:
-        from django.db import connections
-
         while not self._stopping.wait(interval):
             self._flush_round()
             # A thread's connections are its own: give them back between rounds.

@@ -13,12 +13,14 @@ the common answer — no — costs no I/O:
 """
 
 import base64
+import hashlib
 import json
 import random
 import re
 import time
 
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.urls import Resolver404, resolve
@@ -31,8 +33,6 @@ _armed: dict[str, float] = {}
 
 
 def left_key(endpoint: str) -> str:
-    import hashlib
-
     return "monitoring:silk:left:" + hashlib.sha1(endpoint.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -56,8 +56,6 @@ def _endpoint_of(request: HttpRequest) -> str | None:
 
 
 def _is_staff(request: HttpRequest) -> bool:
-    from django.contrib.auth import get_user
-
     try:
         return bool(get_user(request).is_staff)
     except Exception:
@@ -86,7 +84,8 @@ def silk_should_record(request: HttpRequest) -> bool:
 # Silk masks the request headers named in SILKY_SENSITIVE_KEYS (exact names), Authorization
 # and cookies, and the values of body keys matching those words. It stores query strings,
 # response headers and response bodies as they are, and the SQL of each query with its
-# values written in. So, before any of its rows is saved (pre_save, Django's public hook):
+# values written in. So, before any of its rows is saved (pre_save, Django's public hook;
+# receivers.py connects these):
 #
 # - a response sent with Cache-Control: no-store (every answer that shows a secret or a
 #   token) keeps no body at all;
@@ -186,12 +185,3 @@ def silk_response_scrub(sender, instance, **kwargs) -> None:
             instance.raw_body = ""
             return
         instance.raw_body = base64.b64encode(_masked_text(raw, names).encode("utf-8")).decode("ascii")
-
-
-def silk_masking_connect() -> None:
-    """Mask what Silk stores (called from MonitoringConfig.ready)."""
-    from django.db.models.signals import pre_save
-    from silk.models import Request, Response
-
-    pre_save.connect(silk_request_scrub, sender=Request, dispatch_uid="monitoring.silk_request_scrub")
-    pre_save.connect(silk_response_scrub, sender=Response, dispatch_uid="monitoring.silk_response_scrub")

@@ -1,6 +1,7 @@
 """Nobody but staff reaches a performance page, Silk, the monitoring API or /metrics."""
 
 import pytest
+from django.test import Client
 
 from apps.core.caching import namespace_bump
 from apps.monitoring.selectors import database
@@ -127,8 +128,6 @@ def test_metrics_open_to_an_allowed_address(client, settings):
 
 
 def test_silk_switch_needs_csrf(ops):
-    from django.test import Client
-
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(ops)
     response = strict.post("/monitoring/endpoint/silk", {"key": "GET /jobs/", "requests": "5"})

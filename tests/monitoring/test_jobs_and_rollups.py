@@ -5,10 +5,13 @@ from django.core.management import CommandError, call_command
 
 from apps.jobs import runner, services
 from apps.jobs.models import Job
+from apps.monitoring.histogram import bucket_index
 from apps.monitoring.models import HOUR, MINUTE, MetricKind, MetricRollup, SlowQuery
 from apps.monitoring.recorder import recorder
 from apps.monitoring.selectors.metrics import rollups_in_window, summaries
-from apps.monitoring.services.metrics import metrics_fold
+from apps.monitoring.selectors.queues import queues_health
+from apps.monitoring.series import Cell
+from apps.monitoring.services.metrics import metrics_fold, metrics_store
 from tests.monitoring.helpers import flush_and_roll_up
 
 
@@ -41,8 +44,6 @@ def test_retries_and_dead_letters_count_as_failures(published, settings):
 
 
 def _queues_json():
-    from apps.monitoring.selectors.queues import queues_health
-
     return [q.as_dict() for q in queues_health(window=timedelta(hours=1), with_broker=False)]
 
 
@@ -114,10 +115,6 @@ def test_queues_page_shows_depth_and_recommended_workers(ops_client, published):
 
 @pytest.mark.django_db
 def test_a_second_flush_into_the_same_minute_adds_to_its_histogram():
-    from apps.monitoring.histogram import bucket_index
-    from apps.monitoring.recorder import Cell
-    from apps.monitoring.services.metrics import metrics_store
-
     minute = 1_700_000_040
     index = bucket_index(12.0)
     for _ in range(2):

@@ -4,15 +4,15 @@ A window reads hourly rows for the hours that were folded and lie wholly inside 
 minute rows for the rest (the partial first hour and everything since the last fold).
 """
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from apps.monitoring.histogram import SERIES_FIELDS, quantile, series_add
+from apps.monitoring.histogram import quantile
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup
+from apps.monitoring.series import SERIES_FIELDS, Cell
 
 WINDOWS = {
     "15m": timedelta(minutes=15),
@@ -31,24 +31,14 @@ def window_get(name: str | None) -> tuple[str, timedelta]:
 
 
 @dataclass
-class Summary:
-    kind: str
-    key: str
-    count: int = 0
-    errors: int = 0
-    client_errors: int = 0
-    total_ms: float = 0.0
-    max_ms: float = 0.0
-    queries: int = 0
-    query_ms: float = 0.0
-    buckets: dict[int, int] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)
+class Summary(Cell):
+    """One series (kind, key) over a window: its figures (a Cell's, added up) and percentiles."""
+
+    kind: str = field(kw_only=True)
+    key: str = field(kw_only=True)
     minutes: float = 1.0
     # Per time slot (oldest first): (count, p95) for sparklines and charts.
     slots: list[tuple[int, float | None]] = field(default_factory=list)
-
-    def add(self, row: "MetricRollup | Summary") -> None:
-        series_add(self, row)
 
     def percentile(self, q: float) -> float | None:
         return quantile(self.buckets, q, max_value=self.max_ms or None)
@@ -203,7 +193,3 @@ def slot_times(*, window: timedelta, slots: int, now: datetime | None = None) ->
     start = end - window
     step = window / slots
     return [start + step * i for i in range(slots)]
-
-
-def ceil_div(a: float, b: float) -> int:
-    return math.ceil(a / b) if b else 0

@@ -10,8 +10,8 @@ from django.db.models import Count, Min
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.jobs import broker
 from apps.jobs.models import Job, Queue, Status
+from apps.jobs.selectors import queue_depth, worker_cluster_stats
 from apps.monitoring.models import MetricKind
 from apps.monitoring.selectors.metrics import Summary, summaries
 
@@ -97,14 +97,7 @@ def _merge_by_queue(items: list[Summary], kind: str, minutes: float) -> dict[str
     for item in items:
         queue = item.key.split(":", 1)[0]
         target = merged.setdefault(queue, Summary(kind=kind, key=queue, minutes=minutes))
-        target.count += item.count
-        target.errors += item.errors
-        target.total_ms += item.total_ms
-        target.max_ms = max(target.max_ms, item.max_ms)
-        for index, count in item.buckets.items():
-            target.buckets[index] = target.buckets.get(index, 0) + count
-        for name, count in item.counters.items():
-            target.counters[name] = target.counters.get(name, 0) + count
+        target.add(item)
         if item.slots:
             if not target.slots:
                 target.slots = [(0, None)] * len(item.slots)
@@ -159,7 +152,7 @@ def queues_health(
         if health.run and health.run.slots:
             health.per_minute = [count for count, _ in health.run.slots]
         if with_broker:
-            health.broker_depth = broker.queue_size(queue)
+            health.broker_depth = queue_depth(queue=queue)
         result.append(health)
     return result
 
@@ -195,9 +188,7 @@ def worker_clusters() -> list[dict] | None:
     """
     if not settings.REDIS_URL:
         return None
-    from django_q.status import Stat
-
-    stats = Stat.get_all(broker=broker.broker_for(Queue.DEFAULT))
+    stats = worker_cluster_stats()
     if not stats:
         return []
     workers_by_pid = {}

@@ -18,8 +18,10 @@ from django.utils import timezone
 
 from apps.monitoring.models import AlertEvent, AlertMetric, AlertRule, MetricKind
 from apps.monitoring.selectors import database, queues
+from apps.monitoring.selectors.alerts import alerts_open
 from apps.monitoring.selectors.metrics import summaries, total
 from apps.monitoring.signals import alert_opened, alert_resolved
+from apps.notifications.services import notify
 
 logger = logging.getLogger("apps.monitoring")
 
@@ -83,11 +85,6 @@ def _message(rule: AlertRule, subject: str, value: float, *, opened: bool) -> st
 
 def _notify(event: AlertEvent, *, opened: bool) -> None:
     (alert_opened if opened else alert_resolved).send(sender=AlertEvent, event=event)
-    try:
-        from apps.notifications.services import notify
-    except ImportError:  # the notifications app is optional for monitoring
-        logger.warning("monitoring: notifications app unavailable; alert %s not delivered", event.pk)
-        return
     severity = event.rule.severity
     level = "success" if not opened else ("error" if severity == "critical" else severity)
     notify(
@@ -112,7 +109,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, int]:
             # One broken source (a replica down, Redis away) must not stop the other rules.
             logger.exception("monitoring: alert rule %s could not be measured", rule.pk)
             continue
-        open_events = {event.subject: event for event in rule.events.filter(resolved_at__isnull=True)}
+        open_events = {event.subject: event for event in alerts_open(rule=rule)}
         for subject, value in values.items():
             event = open_events.get(subject)
             if event is not None:

@@ -6,6 +6,7 @@ and is always rolled back; plain EXPLAIN does not run the statement at all, and
 MONITORING_EXPLAIN_ANALYZE (off by default) adds ANALYZE only under those guards.
 """
 
+import json
 import logging
 import re
 
@@ -77,8 +78,6 @@ def query_plan(*, sql: str, database: str = "default") -> tuple[object | None, s
     except DatabaseError as exc:
         return None, f"EXPLAIN failed: {exc}".strip()[:2000]
     if isinstance(plan, str):
-        import json
-
         plan = json.loads(plan)
     return plan, ""
 

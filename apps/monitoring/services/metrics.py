@@ -10,21 +10,32 @@ in several parts (late flushes, several processes) and still come out right.
 import contextlib
 import json
 import logging
-import math
 import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
-from apps.monitoring.histogram import SERIES_FIELDS, series_add
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup, SlowQuery
-from apps.monitoring.recorder import Cell, CellKey, QueryCapture, QueryKey
+from apps.monitoring.series import (
+    QUERY_MAXES,
+    QUERY_SUMS,
+    SERIES_FIELDS,
+    Cell,
+    CellKey,
+    QueryCapture,
+    QueryKey,
+    query_totals_add,
+    series_add,
+)
 
 logger = logging.getLogger("apps.monitoring")
 
@@ -33,6 +44,26 @@ SEP = "\x1f"
 STALE_CLAIM_SECONDS = 600
 KEY_TTL_SECONDS = 7 * 24 * 3600
 MAX_QUEUED_CAPTURES = 10000
+# A cell's sums in the minute's hash: field "<kind>SEP<key>SEP<stat>" (histogram buckets are
+# "h<index>", counters "k<name>"; the max is kept in a sorted set, ZADD GT).
+REDIS_STATS = {
+    "c": ("count", int),
+    "e": ("errors", int),
+    "ce": ("client_errors", int),
+    "t": ("total_ms", float),
+    "q": ("queries", int),
+    "qt": ("query_ms", float),
+}
+# What adding a capture into its SlowQuery row may change.
+SLOW_QUERY_CHANGES = (
+    "sample_sql",
+    "sample_ms",
+    "explained_at",
+    "code_line",
+    *QUERY_SUMS,
+    *QUERY_MAXES,
+    "last_seen",
+)
 
 _local = threading.local()
 
@@ -69,16 +100,12 @@ def metrics_flush_write(*, cells: dict[CellKey, Cell], queries: dict[QueryKey, Q
         cells_key = f"{prefix}cells:{minute}"
         field = f"{kind}{SEP}{key}{SEP}"
         minutes.add(minute)
-        pipe.hincrby(cells_key, field + "c", cell.count)
-        if cell.errors:
-            pipe.hincrby(cells_key, field + "e", cell.errors)
-        if cell.client_errors:
-            pipe.hincrby(cells_key, field + "ce", cell.client_errors)
-        if cell.total_ms:
-            pipe.hincrbyfloat(cells_key, field + "t", cell.total_ms)
-        if cell.queries:
-            pipe.hincrby(cells_key, field + "q", cell.queries)
-            pipe.hincrbyfloat(cells_key, field + "qt", cell.query_ms)
+        for stat, (name, number) in REDIS_STATS.items():
+            value = getattr(cell, name)
+            # The count is always written (a counters-only cell counts 0): it lists the series.
+            if value or stat == "c":
+                increment = pipe.hincrbyfloat if number is float else pipe.hincrby
+                increment(cells_key, field + stat, value)
         for index, count in cell.buckets.items():
             pipe.hincrby(cells_key, f"{field}h{index}", count)
         for name, count in cell.counters.items():
@@ -116,18 +143,9 @@ def _parse_cells(
         if cell is None:
             cell = cells[(kind, key, minute)] = Cell()
         value = raw_value.decode()
-        if stat == "c":
-            cell.count = int(value)
-        elif stat == "e":
-            cell.errors = int(value)
-        elif stat == "ce":
-            cell.client_errors = int(value)
-        elif stat == "t":
-            cell.total_ms = float(value)
-        elif stat == "q":
-            cell.queries = int(value)
-        elif stat == "qt":
-            cell.query_ms = float(value)
+        if stat in REDIS_STATS:
+            name, number = REDIS_STATS[stat]
+            setattr(cell, name, number(value))
         elif stat.startswith("h"):
             cell.buckets[int(stat[1:])] = int(value)
         elif stat.startswith("k"):
@@ -216,49 +234,77 @@ def _when(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
 
-@transaction.atomic
-def metrics_store(*, cells: dict[CellKey, Cell], resolution: int = MINUTE) -> int:
-    """Add ``cells`` into their MetricRollup rows (created as needed). Safe with concurrent writers:
-
-    rows are first inserted empty (conflicts ignored), then locked and added to.
-    """
-    if not cells:
-        return 0
-    wanted = {(kind, key[:300], _when(minute)): cell for (kind, key, minute), cell in cells.items()}
-    MetricRollup.objects.bulk_create(
-        [MetricRollup(kind=kind, key=key, resolution=resolution, start=start) for kind, key, start in wanted],
-        ignore_conflicts=True,
-        batch_size=500,
-    )
-    rows = (
-        MetricRollup.objects.select_for_update()
-        .filter(
-            resolution=resolution,
-            start__in={start for _, _, start in wanted},
-            kind__in={kind for kind, _, _ in wanted},
-            key__in={key for _, key, _ in wanted},
-        )
-        .order_by("id")
-    )
+def _add_into_rows(
+    model: type[Model],
+    *,
+    wanted: dict[tuple, Any],
+    empty_rows: list[Model],
+    rows: QuerySet,
+    key_of: Callable[[Any], tuple],
+    add: Callable[[Any, Any], None],
+    fields: Sequence[str],
+) -> int:
+    """Add each of ``wanted`` into its row. Safe with concurrent writers: the missing rows are
+    first inserted empty (conflicts ignored), then ``rows`` are locked and added to.
+    Runs inside the caller's transaction."""
+    model.objects.bulk_create(empty_rows, ignore_conflicts=True, batch_size=500)
     changed = []
-    for row in rows:
-        cell = wanted.get((row.kind, row.key, row.start))
-        if cell is None:
+    for row in rows.select_for_update().order_by("id"):
+        item = wanted.get(key_of(row))
+        if item is None:
             continue
-        series_add(row, cell)
+        add(row, item)
         changed.append(row)
-    MetricRollup.objects.bulk_update(changed, SERIES_FIELDS, batch_size=500)
+    model.objects.bulk_update(changed, fields, batch_size=500)
     return len(changed)
 
 
 @transaction.atomic
+def metrics_store(*, cells: dict[CellKey, Cell], resolution: int = MINUTE) -> int:
+    """Add ``cells`` into their MetricRollup rows (created as needed)."""
+    if not cells:
+        return 0
+    wanted = {(kind, key[:300], _when(minute)): cell for (kind, key, minute), cell in cells.items()}
+    return _add_into_rows(
+        MetricRollup,
+        wanted=wanted,
+        empty_rows=[
+            MetricRollup(kind=k, key=key, resolution=resolution, start=start) for k, key, start in wanted
+        ],
+        rows=MetricRollup.objects.filter(
+            resolution=resolution,
+            start__in={start for _, _, start in wanted},
+            kind__in={kind for kind, _, _ in wanted},
+            key__in={key for _, key, _ in wanted},
+        ),
+        key_of=lambda row: (row.kind, row.key, row.start),
+        add=series_add,
+        fields=SERIES_FIELDS,
+    )
+
+
+@transaction.atomic
 def slow_queries_store(*, queries: dict[QueryKey, QueryCapture]) -> int:
+    """Add ``queries`` into their SlowQuery rows (created as needed)."""
     if not queries:
         return 0
     now = timezone.now()
     wanted = {(fp, kind, source[:300]): capture for (fp, kind, source), capture in queries.items()}
-    SlowQuery.objects.bulk_create(
-        [
+
+    def add(row: SlowQuery, capture: QueryCapture) -> None:
+        if capture.sample_sql and (capture.sample_ms > row.sample_ms or not row.sample_sql):
+            row.sample_sql, row.sample_ms = capture.sample_sql, capture.sample_ms
+            # A slower sample deserves a fresh plan.
+            if capture.slow_calls:
+                row.explained_at = None
+        row.code_line = row.code_line or capture.code_line[:500]
+        query_totals_add(row, capture)
+        row.last_seen = _when(int(capture.last_seen)) if capture.last_seen else now
+
+    return _add_into_rows(
+        SlowQuery,
+        wanted=wanted,
+        empty_rows=[
             SlowQuery(
                 fingerprint=fp,
                 source_kind=kind,
@@ -272,49 +318,13 @@ def slow_queries_store(*, queries: dict[QueryKey, QueryCapture]) -> int:
             )
             for (fp, kind, source), capture in wanted.items()
         ],
-        ignore_conflicts=True,
+        rows=SlowQuery.objects.filter(
+            fingerprint__in={fp for fp, _, _ in wanted}, source_kind__in={k for _, k, _ in wanted}
+        ),
+        key_of=lambda row: (row.fingerprint, row.source_kind, row.source),
+        add=add,
+        fields=SLOW_QUERY_CHANGES,
     )
-    rows = (
-        SlowQuery.objects.select_for_update()
-        .filter(fingerprint__in={fp for fp, _, _ in wanted}, source_kind__in={k for _, k, _ in wanted})
-        .order_by("id")
-    )
-    changed = []
-    for row in rows:
-        capture = wanted.get((row.fingerprint, row.source_kind, row.source))
-        if capture is None:
-            continue
-        if capture.sample_sql and (capture.sample_ms > row.sample_ms or not row.sample_sql):
-            row.sample_sql, row.sample_ms = capture.sample_sql, capture.sample_ms
-            # A slower sample deserves a fresh plan.
-            if capture.slow_calls:
-                row.explained_at = None
-        row.code_line = row.code_line or capture.code_line[:500]
-        row.calls += capture.calls
-        row.total_ms += capture.total_ms
-        row.max_ms = max(row.max_ms, capture.max_ms)
-        row.slow_calls += capture.slow_calls
-        row.nplus1_hits += capture.nplus1_hits
-        row.max_repeats = max(row.max_repeats, capture.max_repeats)
-        row.last_seen = _when(int(capture.last_seen)) if capture.last_seen else now
-        changed.append(row)
-    SlowQuery.objects.bulk_update(
-        changed,
-        [
-            "sample_sql",
-            "sample_ms",
-            "explained_at",
-            "code_line",
-            "calls",
-            "total_ms",
-            "max_ms",
-            "slow_calls",
-            "nplus1_hits",
-            "max_repeats",
-            "last_seen",
-        ],
-    )
-    return len(changed)
 
 
 # --- the hourly fold and retention -----------------------------------------------------------
@@ -373,7 +383,3 @@ def _fold_hour(hour: datetime) -> None:
         series_add(total, row)
     MetricRollup.objects.filter(resolution=HOUR, start=hour).delete()
     MetricRollup.objects.bulk_create(totals.values(), batch_size=500)
-
-
-def minute_of(moment: datetime) -> int:
-    return int(math.floor(moment.timestamp() / 60) * 60)

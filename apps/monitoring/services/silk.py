@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from silk.models import Request
 
 from apps.monitoring import silk_sampling
 
@@ -40,8 +41,6 @@ def silk_requests_left(*, endpoint: str) -> int:
 
 def silk_prune(*, now: datetime | None = None) -> int:
     """Delete Silk's recorded requests (with their queries and profiles) past retention."""
-    from silk.models import Request
-
     cutoff = (now or timezone.now()) - timedelta(hours=settings.MONITORING_SILK_RETENTION_HOURS)
     _, deleted = Request.objects.filter(start_time__lt=cutoff).delete()
     return deleted.get(Request._meta.label, 0)

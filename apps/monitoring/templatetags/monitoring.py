@@ -2,6 +2,7 @@
 
 import json
 import logging
+import math
 
 from django import template
 from django.conf import settings
@@ -15,31 +16,35 @@ register = template.Library()
 logger = logging.getLogger("apps.monitoring")
 
 
-@register.filter
-def ms(value) -> str:
-    """A duration in milliseconds, readable: 0.42 ms, 37 ms, 1.3 s."""
+# (at least this much, divided by, written as): the first that the value reaches is used.
+MS_UNITS = (
+    (10000, 1000, "{:.0f} s"),
+    (1000, 1000, "{:.1f} s"),
+    (10, 1, "{:.0f} ms"),
+    (-math.inf, 1, "{:.2g} ms"),
+)
+SECONDS_UNITS = ((3600, 3600, "{:.1f} h"), (60, 60, "{:.1f} min"), (-math.inf, 1, "{:.1f} s"))
+
+
+def _readable(value, units: tuple[tuple[float, float, str], ...]) -> str:
     if value is None or value == "":
         return "-"
     value = float(value)
-    if value >= 10000:
-        return f"{value / 1000:.0f} s"
-    if value >= 1000:
-        return f"{value / 1000:.1f} s"
-    if value >= 10:
-        return f"{value:.0f} ms"
-    return f"{value:.2g} ms"
+    # Nothing reached (NaN): the last unit, as for the smallest values.
+    _, divisor, form = next((unit for unit in units if value >= unit[0]), units[-1])
+    return form.format(value / divisor)
+
+
+@register.filter
+def ms(value) -> str:
+    """A duration in milliseconds, readable: 0.42 ms, 37 ms, 1.3 s."""
+    return _readable(value, MS_UNITS)
 
 
 @register.filter
 def seconds(value) -> str:
-    if value is None:
-        return "-"
-    value = float(value)
-    if value >= 3600:
-        return f"{value / 3600:.1f} h"
-    if value >= 60:
-        return f"{value / 60:.1f} min"
-    return f"{value:.1f} s"
+    """A duration in seconds, readable: 4.2 s, 1.5 min, 2.0 h."""
+    return _readable(value, SECONDS_UNITS)
 
 
 @register.simple_tag

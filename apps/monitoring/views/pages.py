@@ -4,6 +4,7 @@ Each page renders its panel inside the admin's layout; the panel polls its own U
 htmx every few seconds and the view answers such a poll with the panel alone.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from apps.monitoring import charts
 from apps.monitoring.models import BROWSER_KINDS, AlertEvent, AlertRule, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors import metrics as metric_selectors
+from apps.monitoring.selectors.alerts import alerts_open
 from apps.monitoring.selectors.metrics import WINDOWS, Summary, summaries, total, window_get
 from apps.monitoring.services import silk as silk_services
 from apps.monitoring.silk_sampling import armed_endpoints
@@ -37,7 +39,12 @@ TABS = [
 ]
 
 
-def _page(request: HttpRequest, *, tab: str, title: str, panel: str, context: dict) -> HttpResponse:
+def _page(
+    request: HttpRequest, *, tab: str, title: str, context: dict, panel: str | None = None
+) -> HttpResponse:
+    """The page of ``tab`` with its panel (templates/monitoring/_<panel or tab>.html), or only
+    the panel for an htmx poll."""
+    panel = f"monitoring/_{panel or tab}.html"
     window_name = context.get("window_name")
     context = {
         **admin.site.each_context(request),
@@ -55,6 +62,11 @@ def _page(request: HttpRequest, *, tab: str, title: str, panel: str, context: di
     return render(request, "monitoring/page.html", context)
 
 
+def _staff_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page for staff only, read with GET."""
+    return staff_member_required(require_GET(view))
+
+
 def _window(request: HttpRequest) -> tuple[str, timedelta]:
     return window_get(request.GET.get("window"))
 
@@ -63,8 +75,7 @@ def _times(window: timedelta, now) -> list:
     return metric_selectors.slot_times(window=window, slots=SLOTS, now=now)
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def overview(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
     now = timezone.now()
@@ -80,7 +91,6 @@ def overview(request: HttpRequest) -> HttpResponse:
         request,
         tab="overview",
         title="Performance",
-        panel="monitoring/_overview.html",
         context={
             "window_name": window_name,
             "overall": overall,
@@ -90,15 +100,12 @@ def overview(request: HttpRequest) -> HttpResponse:
             "top": metric_selectors.sort_summaries(endpoints, "total")[1][:5],
             "cache": database.cache_hit_ratio(),
             "connections": database.connections_by_state(),
-            "open_alerts": list(
-                AlertEvent.objects.filter(resolved_at__isnull=True).select_related("rule")[:20]
-            ),
+            "open_alerts": list(alerts_open()[:20]),
         },
     )
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def endpoints(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
     sort, rows = metric_selectors.sort_summaries(
@@ -108,7 +115,6 @@ def endpoints(request: HttpRequest) -> HttpResponse:
         request,
         tab="endpoints",
         title="Endpoints",
-        panel="monitoring/_endpoints.html",
         context={
             "window_name": window_name,
             "sort": sort,
@@ -117,8 +123,7 @@ def endpoints(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def endpoint_detail(request: HttpRequest) -> HttpResponse:
     key = request.GET.get("key", "")
     if not key:
@@ -134,7 +139,7 @@ def endpoint_detail(request: HttpRequest) -> HttpResponse:
         request,
         tab="endpoints",
         title=f"Endpoint {key}",
-        panel="monitoring/_endpoint_detail.html",
+        panel="endpoint_detail",
         context={
             "window_name": window_name,
             "key": key,
@@ -177,8 +182,7 @@ def endpoint_silk(request: HttpRequest) -> HttpResponse:
     return redirect(target)
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def slow_queries(request: HttpRequest) -> HttpResponse:
     rows = list(
         SlowQuery.objects.defer("plan", "sample_sql", "plan_error").order_by("-last_seen", "-total_ms")[:100]
@@ -187,13 +191,11 @@ def slow_queries(request: HttpRequest) -> HttpResponse:
         request,
         tab="queries",
         title="Slow queries and N+1",
-        panel="monitoring/_queries.html",
         context={"rows": rows},
     )
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def slow_query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
     query = get_object_or_404(SlowQuery, pk=query_id)
     plan_root = None
@@ -208,7 +210,7 @@ def slow_query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
         request,
         tab="queries",
         title="Slow query",
-        panel="monitoring/_query_detail.html",
+        panel="query_detail",
         context={
             "query": query,
             "plan_root": plan_root,
@@ -217,20 +219,13 @@ def slow_query_detail(request: HttpRequest, query_id: int) -> HttpResponse:
     )
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def database_health(request: HttpRequest) -> HttpResponse:
-    return _page(
-        request,
-        tab="database",
-        title="Database health",
-        panel="monitoring/_database.html",
-        context={"db": database.database_health_cached()},
-    )
+    health = database.database_health_cached()
+    return _page(request, tab="database", title="Database health", context={"db": health})
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def queue_health(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
     now = timezone.now()
@@ -243,7 +238,6 @@ def queue_health(request: HttpRequest) -> HttpResponse:
         request,
         tab="queues",
         title="Queues",
-        panel="monitoring/_queues.html",
         context={
             "window_name": window_name,
             "queues": items,
@@ -257,8 +251,7 @@ def queue_health(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def browser(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
     pages: dict[str, dict[str, Summary]] = {}
@@ -272,7 +265,6 @@ def browser(request: HttpRequest) -> HttpResponse:
         request,
         tab="browser",
         title="Browser metrics",
-        panel="monitoring/_browser.html",
         context={
             "window_name": window_name,
             "rows": rows,
@@ -287,18 +279,14 @@ def browser(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
-@require_GET
+@_staff_get
 def alerts(request: HttpRequest) -> HttpResponse:
     return _page(
         request,
         tab="alerts",
         title="Alerts",
-        panel="monitoring/_alerts.html",
         context={
-            "open_events": list(
-                AlertEvent.objects.filter(resolved_at__isnull=True).select_related("rule")[:50]
-            ),
+            "open_events": list(alerts_open()[:50]),
             "recent_events": list(
                 AlertEvent.objects.filter(resolved_at__isnull=False).select_related("rule")[:50]
             ),

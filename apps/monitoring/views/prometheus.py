@@ -16,8 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from apps.core.access import has_metrics_token
-from apps.monitoring.models import AlertEvent, MetricKind
+from apps.monitoring.models import MetricKind
 from apps.monitoring.selectors import queues
+from apps.monitoring.selectors.alerts import alerts_open
 from apps.monitoring.selectors.metrics import summaries
 
 WINDOW = timedelta(minutes=5)
@@ -78,9 +79,7 @@ class TempoCollector:
 
         alerts = GaugeMetricFamily("tempo_alerts_open", "Open alert events", labels=["severity"])
         counts: dict[str, int] = {}
-        for severity in AlertEvent.objects.filter(resolved_at__isnull=True).values_list(
-            "rule__severity", flat=True
-        ):
+        for severity in alerts_open().values_list("rule__severity", flat=True):
             counts[severity] = counts.get(severity, 0) + 1
         for severity, count in sorted(counts.items()):
             alerts.add_metric([severity], count)
