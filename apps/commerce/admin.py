@@ -9,17 +9,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
-from apps.commerce.models import (
-    Customer,
-    Dataset,
-    LineItem,
-    Nation,
-    Order,
-    Part,
-    PartSupplier,
-    Region,
-    Supplier,
-)
+from apps.commerce import models
 from apps.commerce.selectors import table_row_estimate
 from apps.core.admin import RecordAdminMixin
 
@@ -48,13 +38,13 @@ class RecordAdmin(RecordAdminMixin, admin.ModelAdmin):
     list_per_page = 50
 
 
-@admin.register(Region)
+@admin.register(models.Region)
 class RegionAdmin(RecordAdmin):
     list_display = ["id", "name"]
     search_fields = ["=id", "name"]
 
 
-@admin.register(Nation)
+@admin.register(models.Nation)
 class NationAdmin(RecordAdmin):
     list_display = ["id", "name", "region"]
     list_select_related = ["region"]
@@ -62,7 +52,7 @@ class NationAdmin(RecordAdmin):
     search_fields = ["=id", "name"]
 
 
-@admin.register(Supplier)
+@admin.register(models.Supplier)
 class SupplierAdmin(RecordAdmin):
     list_display = ["id", "name", "nation", "phone", "account_balance"]
     list_select_related = ["nation"]
@@ -72,14 +62,14 @@ class SupplierAdmin(RecordAdmin):
     ordering = ["id"]
 
 
-@admin.register(Part)
+@admin.register(models.Part)
 class PartAdmin(RecordAdmin):
     list_display = ["id", "name", "brand", "type", "size", "container", "retail_price"]
     search_fields = ["=id", "name"]
     ordering = ["id"]
 
 
-@admin.register(PartSupplier)
+@admin.register(models.PartSupplier)
 class PartSupplierAdmin(RecordAdmin):
     list_display = ["id", "part_id", "supplier_id", "available_quantity", "supply_cost"]
     search_fields = ["=part__id", "=supplier__id"]
@@ -87,7 +77,7 @@ class PartSupplierAdmin(RecordAdmin):
     ordering = ["id"]
 
 
-@admin.register(Customer)
+@admin.register(models.Customer)
 class CustomerAdmin(RecordAdmin):
     list_display = ["id", "name", "nation", "market_segment", "phone", "account_balance"]
     list_select_related = ["nation"]
@@ -98,8 +88,8 @@ class CustomerAdmin(RecordAdmin):
     ordering = ["id"]
 
 
-class LineItemInline(admin.TabularInline):
-    model = LineItem
+class LineItemInline(RecordAdminMixin, admin.TabularInline):
+    model = models.LineItem
     fields = [
         "line_number",
         "part",
@@ -122,14 +112,8 @@ class LineItemInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("part", "supplier")
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(Order)
+@admin.register(models.Order)
 class OrderAdmin(RecordAdmin):
     list_display = ["id", "order_date", "customer", "status", "total_price", "priority"]
     list_select_related = ["customer"]
@@ -147,7 +131,7 @@ class OrderAdmin(RecordAdmin):
         return super().get_queryset(request).select_related("customer")
 
 
-@admin.register(LineItem)
+@admin.register(models.LineItem)
 class LineItemAdmin(RecordAdmin):
     # Ids, not names: the list reads one table and no joins.
     list_display = ["id", "order_id", "line_number", "part_id", "supplier_id", "quantity", "ship_date"]
@@ -158,6 +142,6 @@ class LineItemAdmin(RecordAdmin):
     ordering = ["-id"]
 
 
-@admin.register(Dataset)
+@admin.register(models.Dataset)
 class DatasetAdmin(RecordAdmin):
     list_display = ["__str__", "loaded_at", "seconds", "row_counts"]

@@ -5,26 +5,29 @@ from django.db import models
 MONEY = {"max_digits": 15, "decimal_places": 2}
 
 
-class Region(models.Model):
-    id = models.IntegerField(primary_key=True)  # r_regionkey
-    name = models.CharField(max_length=25)
-    comment = models.CharField(max_length=152, blank=True)
+class Named:
+    """A row people know by its name (a region, a supplier, a customer)."""
+
+    name: str
 
     def __str__(self) -> str:
         return self.name
 
 
-class Nation(models.Model):
+class Region(Named, models.Model):
+    id = models.IntegerField(primary_key=True)  # r_regionkey
+    name = models.CharField(max_length=25)
+    comment = models.CharField(max_length=152, blank=True)
+
+
+class Nation(Named, models.Model):
     id = models.IntegerField(primary_key=True)  # n_nationkey
     name = models.CharField(max_length=25)
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="nations")
     comment = models.CharField(max_length=152, blank=True)
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Supplier(models.Model):
+class Supplier(Named, models.Model):
     id = models.BigIntegerField(primary_key=True)  # s_suppkey
     name = models.CharField(max_length=25)
     address = models.CharField(max_length=40)
@@ -33,11 +36,8 @@ class Supplier(models.Model):
     account_balance = models.DecimalField(**MONEY)
     comment = models.CharField(max_length=101, blank=True)
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Part(models.Model):
+class Part(Named, models.Model):
     id = models.BigIntegerField(primary_key=True)  # p_partkey
     name = models.CharField(max_length=55)
     manufacturer = models.CharField(max_length=25)
@@ -47,9 +47,6 @@ class Part(models.Model):
     container = models.CharField(max_length=10)
     retail_price = models.DecimalField(**MONEY)
     comment = models.CharField(max_length=23, blank=True)
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class PartSupplier(models.Model):
@@ -69,7 +66,7 @@ class PartSupplier(models.Model):
         return f"Part {self.part_id} from supplier {self.supplier_id}"
 
 
-class Customer(models.Model):
+class Customer(Named, models.Model):
     class Segment(models.TextChoices):
         AUTOMOBILE = "AUTOMOBILE"
         BUILDING = "BUILDING"
@@ -88,9 +85,6 @@ class Customer(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["market_segment"], name="customer_segment_idx")]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Order(models.Model):

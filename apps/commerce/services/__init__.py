@@ -1,7 +1,9 @@
 """Writes to the commerce tables: the TPC-H loader and the CSV import.
 
 - ``tables``: which tpchgen CSV file fills which table, column by column.
-- ``loading``: the shared loading service, one file into one table (``tpch_table_load``).
+- ``loading``: the shared loading service, one file into one table (``tpch_table_load``):
+  the column rules, PostgreSQL's COPY path and SQLite's ``executemany`` path.
+- ``progress``: how these services report progress (core's ``Progress``, one per file).
 - ``tpch``: generating TPC-H data and loading a whole data set (``load_tpch``).
 - ``importing``: importing a person's CSV file, validated, as a job (``import_data``).
 - ``order_dates``: line items' copy of their order's date (the partition key), written
@@ -24,8 +26,6 @@ from apps.commerce.services.importing import (
 from apps.commerce.services.loading import (
     MAX_ERRORS,
     LoadRejected,
-    Progress,
-    ProgressFactory,
     RowError,
     column_rules,
     tpch_table_load,
@@ -35,7 +35,8 @@ from apps.commerce.services.order_dates import (
     OrderDatesBackfilled,
     lineitem_order_dates_backfill,
 )
-from apps.commerce.services.tables import TABLES, DatasetError, TpchTable
+from apps.commerce.services.progress import ProgressFactory
+from apps.commerce.services.tables import TABLES, DatasetError, TpchTable, first_line
 from apps.commerce.services.tpch import (
     DatasetLoadResult,
     LoadStatus,
@@ -61,7 +62,6 @@ __all__ = [
     "LoadRejected",
     "LoadStatus",
     "OrderDatesBackfilled",
-    "Progress",
     "ProgressFactory",
     "RowError",
     "TpchTable",
@@ -71,6 +71,7 @@ __all__ = [
     "dataset_generate",
     "dataset_load",
     "dataset_scale",
+    "first_line",
     "generator_path",
     "import_enqueue",
     "import_table",

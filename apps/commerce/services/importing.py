@@ -29,15 +29,9 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from apps.commerce.models import Dataset
-from apps.commerce.services.loading import (
-    MAX_ERRORS,
-    LoadRejected,
-    ProgressFactory,
-    RowError,
-    first_line,
-    tpch_table_load,
-)
-from apps.commerce.services.tables import TABLES, DatasetError, TpchTable
+from apps.commerce.services.loading import MAX_ERRORS, LoadRejected, RowError, tpch_table_load
+from apps.commerce.services.progress import ProgressFactory
+from apps.commerce.services.tables import TABLES, DatasetError, TpchTable, first_line
 from apps.jobs.models import Job
 from apps.jobs.services import enqueue
 

@@ -24,15 +24,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from django.db import connection, transaction
 
 from apps.commerce.models import LineItem, Order
+from apps.commerce.services.progress import ProgressFactory, progress_unshown
 from apps.commerce.services.tables import TABLES, DatasetError
-
-if TYPE_CHECKING:
-    from apps.commerce.services.loading import ProgressFactory
 
 # Line-item ids per transaction of the backfill: each batch holds its row locks for well
 # under a second, and 600 million lines take 12,000 batches.
@@ -185,7 +183,7 @@ class OrderDatesBackfilled:
 
 
 def lineitem_order_dates_backfill(
-    *, batch_size: int = BACKFILL_BATCH_SIZE, progress_factory: "ProgressFactory | None" = None
+    *, batch_size: int = BACKFILL_BATCH_SIZE, progress_factory: ProgressFactory | None = None
 ) -> OrderDatesBackfilled:
     """Give every line item without an order date its order's date, in id-range batches.
 
@@ -208,17 +206,13 @@ def lineitem_order_dates_backfill(
         first, last = cursor.fetchone()
     if first is None:
         return OrderDatesBackfilled(0, 0, time.perf_counter() - started)
-    progress = progress_factory(TABLES["lineitem"].file, last - first + 1) if progress_factory else None
+    total = last - first + 1
     lines = batches = 0
-    try:
+    with (progress_factory or progress_unshown)(TABLES["lineitem"].file, total) as progress:
         for start in range(first, last + 1, batch_size):
             end = min(start + batch_size - 1, last)
             with transaction.atomic():
                 lines += lineitem_order_dates_fill(first_id=start, last_id=end)
             batches += 1
-            if progress is not None:
-                progress.advance(end - start + 1)
-    finally:
-        if progress is not None:
-            progress.finish()
+            progress.progress(end - first + 1, total, "giving line items their order's date")
     return OrderDatesBackfilled(lines, batches, time.perf_counter() - started)

@@ -1,4 +1,4 @@
-"""Which tpchgen CSV file fills which table, column by column."""
+"""Which tpchgen CSV file fills which table, column by column; how a failed load reads."""
 
 from dataclasses import dataclass
 
@@ -18,6 +18,12 @@ from apps.commerce.models import (
 
 class DatasetError(Exception):
     """A load that cannot or must not happen; the message is one line for a person."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's text (a database's errors go on with details)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from apps.commerce.models import Dataset
-from apps.commerce.services.loading import ProgressFactory, first_line, tpch_table_load
-from apps.commerce.services.tables import TABLES, DatasetError
+from apps.commerce.services.loading import tpch_table_load
+from apps.commerce.services.progress import ProgressFactory
+from apps.commerce.services.tables import TABLES, DatasetError, first_line
 
 SCALE_PLACES = Decimal("0.0001")
 INSTALL_HINT = "install it with `pip install tpchgen-cli` (or `make install`)"
@@ -102,8 +104,6 @@ def database_check(*, timeout: int = 5) -> None:
     connection pool would otherwise retry for its whole timeout and log each attempt.
     """
     if connection.vendor == "postgresql":
-        import psycopg
-
         params = connection.get_connection_params()
         for key in ("context", "cursor_factory", "prepare_threshold"):
             params.pop(key, None)

@@ -1,14 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, ProgrammingError
 
-from apps.commerce.services import (
-    BACKFILL_BATCH_SIZE,
-    DatasetError,
-    database_check,
-    lineitem_order_dates_backfill,
-)
-from apps.commerce.services.loading import first_line
-from apps.core.progress import ProgressBar
+from apps.commerce.management.console import failures_as_command_errors, progress_bars
+from apps.commerce.services import BACKFILL_BATCH_SIZE, database_check, lineitem_order_dates_backfill
 
 
 class Command(BaseCommand):
@@ -30,18 +23,11 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, **options):
         if batch_size < 1:
             raise CommandError(f"--batch-size must be at least 1 (got {batch_size}).")
-        try:
+        with failures_as_command_errors():
             database_check()
             result = lineitem_order_dates_backfill(
-                batch_size=batch_size,
-                progress_factory=lambda label, total: ProgressBar(self.stderr, label, total, unit="ids"),
+                batch_size=batch_size, progress_factory=progress_bars(self.stderr, unit="ids")
             )
-        except DatasetError as exc:
-            raise CommandError(str(exc)) from None
-        except ProgrammingError as exc:
-            raise CommandError(f"Database error: {first_line(exc)} (has `manage.py migrate` run?)") from None
-        except DatabaseError as exc:
-            raise CommandError(f"Database error: {first_line(exc)}") from None
 
         if result.lines:
             self.stdout.write(

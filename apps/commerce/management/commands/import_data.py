@@ -1,10 +1,9 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError
 
-from apps.commerce.services import IMPORT_TABLES, MAX_ERRORS, DatasetError, csv_import, import_table
-from apps.core.progress import ProgressBar
+from apps.commerce.management.console import failures_as_command_errors, progress_bars
+from apps.commerce.services import IMPORT_TABLES, MAX_ERRORS, csv_import, import_table
 
 
 class Command(BaseCommand):
@@ -26,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args, table: str, file: Path, max_errors: int, **options):
         if max_errors < 1:
             raise CommandError("--max-errors must be at least 1.")
-        try:
+        with failures_as_command_errors(migrate_hint=False):
             spec = import_table(table)
             if not file.is_file():
                 raise CommandError(f"{file} does not exist or is not a file.")
@@ -35,12 +34,8 @@ class Command(BaseCommand):
                 path=file,
                 filename=file.name,
                 max_errors=max_errors,
-                progress_factory=lambda label, total: ProgressBar(self.stderr, label, total),
+                progress_factory=progress_bars(self.stderr),
             )
-        except DatasetError as exc:
-            raise CommandError(str(exc)) from None
-        except DatabaseError as exc:
-            raise CommandError(f"Database error: {_first_line(exc)}") from None
 
         if not outcome.imported:
             if len(outcome.errors) > 1:
@@ -50,8 +45,3 @@ class Command(BaseCommand):
                     self.stderr.write("  …")
             raise CommandError(outcome.message)
         self.stdout.write(f"{outcome.message[:-1]} ({outcome.rows_per_second:,.0f} rows/s).")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,17 +1,9 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, ProgrammingError
 
-from apps.commerce.services import (
-    DatasetError,
-    LoadStatus,
-    database_check,
-    dataset_load,
-    dataset_scale,
-    scale_text,
-)
-from apps.core.progress import ProgressBar
+from apps.commerce.management.console import failures_as_command_errors, progress_bars
+from apps.commerce.services import LoadStatus, database_check, dataset_load, dataset_scale, scale_text
 
 
 class Command(BaseCommand):
@@ -46,7 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, scale: str, replace: bool, if_empty: bool, from_dir: Path | None, **options):
         if replace and if_empty:
             raise CommandError("Use either --replace or --if-empty, not both.")
-        try:
+        with failures_as_command_errors():
             scale_value = dataset_scale(scale)
             database_check()
             result = dataset_load(
@@ -54,14 +46,8 @@ class Command(BaseCommand):
                 replace=replace,
                 if_empty=if_empty,
                 directory=from_dir,
-                progress_factory=self.progress_bar,
+                progress_factory=progress_bars(self.stderr),
             )
-        except DatasetError as exc:
-            raise CommandError(str(exc)) from None
-        except ProgrammingError as exc:
-            raise CommandError(f"Database error: {_first_line(exc)} (has `manage.py migrate` run?)") from None
-        except DatabaseError as exc:
-            raise CommandError(f"Database error: {_first_line(exc)}") from None
 
         if result.status == LoadStatus.DATA_PRESENT:
             self.stdout.write("The commerce tables already hold data; not loading TPC-H (--if-empty).")
@@ -75,11 +61,3 @@ class Command(BaseCommand):
                 f"Loaded TPC-H scale {scale_text(result.scale)}: {result.rows:,} rows in "
                 f"{result.seconds:.1f} s ({result.rows_per_second:,.0f} rows/s) into {result.vendor}"
             )
-
-    def progress_bar(self, label: str, total: int | None) -> ProgressBar:
-        return ProgressBar(self.stderr, label, total)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
