@@ -3,6 +3,7 @@
 import calendar
 import dataclasses
 import datetime
+import types
 from collections.abc import Callable
 from typing import ClassVar, Literal
 
@@ -64,6 +65,56 @@ class ReportDefinition:
 
 class UnknownReport(LookupError):
     pass
+
+
+COLUMN_KINDS = (ColumnKind.TEXT, ColumnKind.INTEGER, ColumnKind.DECIMAL, ColumnKind.DATE)
+
+
+def columns_parsed(spec: str) -> tuple[Column, ...]:
+    """``"n_name revenue:decimal"``: the columns of a result, each ``name`` (text) or ``name:kind``."""
+    columns = tuple(Column(*item.split(":", 1)) for item in spec.split())
+    for column in columns:
+        if column.kind not in COLUMN_KINDS:
+            raise ValueError(f"Column {column.name!r}: kind must be one of {', '.join(COLUMN_KINDS)}")
+    return columns
+
+
+def report(
+    name: str,
+    title: str,
+    *,
+    params: type[BaseModel],
+    columns: str | tuple[Column, ...],
+    formats: tuple[str, ...] = (Format.CSV, Format.XLSX),
+    streamed: bool = False,
+    limit: int | None = None,
+) -> Callable[[Callable], Callable]:
+    """Declare the decorated query builder as report ``name`` (``definitions_in`` finds it).
+
+    The first paragraph of its docstring is the description users read; ``columns`` is
+    the query's select list, in order (see ``columns_parsed``).
+    """
+
+    def register(build: Callable) -> Callable:
+        build.report_definition = ReportDefinition(
+            name=name,
+            title=title,
+            description=" ".join((build.__doc__ or "").strip().split("\n\n")[0].split()),
+            params=params,
+            columns=columns_parsed(columns) if isinstance(columns, str) else columns,
+            build=build,
+            formats=formats,
+            streamed=streamed,
+            limit=limit,
+        )
+        return build
+
+    return register
+
+
+def definitions_in(module: types.ModuleType) -> list[ReportDefinition]:
+    """The reports a module declares with @report, in the order it defines them."""
+    return [item.report_definition for item in vars(module).values() if hasattr(item, "report_definition")]
 
 
 def _table(model: type[models.Model]) -> str:

@@ -15,7 +15,8 @@ from pydantic import Field
 
 from apps.commerce.models import LineItem, Order
 from apps.commerce.services import TABLES
-from apps.reports.catalog.base import Column, ColumnKind, Params, RegionName, date_field
+from apps.reports.catalog.base import Column, ColumnKind, Params, RegionName, date_field, report
+from apps.reports.models import Format
 
 # --- Monthly revenue by region (ours) -----------------------------------------------------
 
@@ -31,9 +32,17 @@ class MonthlyRevenueByRegionParams(Params):
 MONTHLY_REVENUE = DecimalField(max_digits=20, decimal_places=4)
 
 
+@report(
+    "monthly_revenue_by_region",
+    "Monthly revenue by region",
+    params=MonthlyRevenueByRegionParams,
+    columns="month:date region revenue:decimal orders:integer",
+)
 def monthly_revenue_by_region(params: MonthlyRevenueByRegionParams) -> models.QuerySet:
-    """Revenue (extended price less discount) of the orders placed each month, by the
-    customer's region, with the number of orders."""
+    """Revenue and number of orders per month, by the customer's region.
+
+    Revenue is the extended price less discount of the line items of the orders placed.
+    """
     line_items = LineItem.objects.filter(
         order__order_date__gte=params.date_from, order__order_date__lte=params.date_to
     )
@@ -98,6 +107,7 @@ def _filtered(queryset: models.QuerySet, params: Params, lookups: dict[str, str]
     return queryset.filter(**{lookup: value for lookup, value in given.items() if value})
 
 
+CSV_ONLY = (Format.CSV,)
 ORDER_COLUMNS, ORDER_VALUES = tpch_layout("orders")
 
 
@@ -109,7 +119,16 @@ ORDER_FILTERS = {
 }
 
 
+@report(
+    "orders_export",
+    "Orders export",
+    params=OrdersExportParams,
+    columns=ORDER_COLUMNS,
+    formats=CSV_ONLY,
+    streamed=True,
+)
 def orders_export(params: OrdersExportParams) -> models.QuerySet:
+    """Orders in the TPC-H column layout, filtered by status, order date and customer (CSV)."""
     orders = _filtered(Order.objects.all(), params, ORDER_FILTERS)
     return orders.order_by("id").values_list(*ORDER_VALUES)
 
@@ -131,7 +150,16 @@ LINEITEM_COLUMNS, LINEITEM_VALUES = tpch_layout("lineitem")
 LINEITEM_FILTERS = {"ship_date_from": "ship_date__gte", "ship_date_to": "ship_date__lte"}
 
 
+@report(
+    "lineitems_export",
+    "Line items export",
+    params=LineItemsExportParams,
+    columns=LINEITEM_COLUMNS,
+    formats=CSV_ONLY,
+    streamed=True,
+)
 def lineitems_export(params: LineItemsExportParams) -> models.QuerySet:
+    """Line items in the TPC-H column layout, optionally for a ship date range (CSV)."""
     line_items = _filtered(LineItem.objects.all(), params, LINEITEM_FILTERS)
     # (order, line_number) is the unique index: the export reads in its order.
     return line_items.order_by("order_id", "line_number").values_list(*LINEITEM_VALUES)

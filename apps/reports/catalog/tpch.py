@@ -9,7 +9,16 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from apps.reports.catalog.base import Params, RegionName, Segment, SqlQuery, add_months, date_field, sql_text
+from apps.reports.catalog.base import (
+    Params,
+    RegionName,
+    Segment,
+    SqlQuery,
+    add_months,
+    date_field,
+    report,
+    sql_text,
+)
 
 # --- Q1 pricing summary ----------------------------------------------------------------
 
@@ -23,7 +32,16 @@ class PricingSummaryParams(Params):
     )
 
 
+@report(
+    "pricing_summary",
+    "Pricing summary",
+    params=PricingSummaryParams,
+    columns="l_returnflag l_linestatus sum_qty:decimal sum_base_price:decimal sum_disc_price:decimal "
+    "sum_charge:decimal avg_qty:decimal avg_price:decimal avg_disc:decimal count_order:integer",
+)
 def pricing_summary(params: PricingSummaryParams) -> SqlQuery:
+    """Quantities, prices, discounts and charges of shipped line items by return flag
+    and line status, up to a ship date (TPC-H Q1)."""
     ship_date_limit = datetime.date(1998, 12, 1) - datetime.timedelta(days=params.delta)
     return SqlQuery(
         sql_text(
@@ -57,7 +75,16 @@ class ShippingPriorityParams(Params):
     )
 
 
+@report(
+    "shipping_priority",
+    "Shipping priority",
+    params=ShippingPriorityParams,
+    columns="l_orderkey:integer revenue:decimal o_orderdate:date o_shippriority:integer",
+    limit=10,
+)
 def shipping_priority(params: ShippingPriorityParams) -> SqlQuery:
+    """The 10 unshipped orders with the highest revenue for a market segment, as of a
+    day (TPC-H Q3)."""
     return SqlQuery(
         sql_text(
             """
@@ -86,7 +113,16 @@ class LocalSupplierVolumeParams(Params):
     date: datetime.date = date_field(datetime.date(1994, 1, 1), "First day of the one-year period.")
 
 
+@report(
+    "local_supplier_volume",
+    "Local supplier volume",
+    params=LocalSupplierVolumeParams,
+    columns="n_name revenue:decimal",
+    limit=5,
+)
 def local_supplier_volume(params: LocalSupplierVolumeParams) -> SqlQuery:
+    """Revenue by nation from sales where customer and supplier are of the same nation,
+    for a region and a year (TPC-H Q5)."""
     return SqlQuery(
         sql_text(
             """
@@ -123,7 +159,16 @@ class ForecastRevenueChangeParams(Params):
     quantity: int = Field(default=24, ge=1, le=1000, description="Line items below this quantity count.")
 
 
+@report(
+    "forecast_revenue_change",
+    "Forecasting revenue change",
+    params=ForecastRevenueChangeParams,
+    columns="revenue:decimal",
+    limit=1,
+)
 def forecast_revenue_change(params: ForecastRevenueChangeParams) -> SqlQuery:
+    """The revenue increase had small-quantity discounts in a band been dropped, for a
+    year (TPC-H Q6)."""
     return SqlQuery(
         sql_text(
             """
@@ -151,7 +196,16 @@ class ReturnedItemsParams(Params):
     date: datetime.date = date_field(datetime.date(1993, 10, 1), "First day of the three-month period.")
 
 
+@report(
+    "returned_items",
+    "Returned items",
+    params=ReturnedItemsParams,
+    columns="c_custkey:integer c_name revenue:decimal c_acctbal:decimal n_name c_address c_phone c_comment",
+    limit=20,
+)
 def returned_items(params: ReturnedItemsParams) -> SqlQuery:
+    """The 20 customers who lost the most revenue to returned items in a quarter (TPC-H
+    Q10)."""
     return SqlQuery(
         sql_text(
             """
@@ -182,7 +236,17 @@ class LargeVolumeCustomersParams(Params):
     )
 
 
+@report(
+    "large_volume_customers",
+    "Large volume customers",
+    params=LargeVolumeCustomersParams,
+    columns="c_name c_custkey:integer o_orderkey:integer o_orderdate:date o_totalprice:decimal "
+    "sum(l_quantity):decimal",
+    limit=100,
+)
 def large_volume_customers(params: LargeVolumeCustomersParams) -> SqlQuery:
+    """The top 100 orders (with their customers) whose quantities add up to more than a
+    limit (TPC-H Q18)."""
     return SqlQuery(
         sql_text(
             """
