@@ -5,6 +5,13 @@ import pytest
 from apps.jobs import runner, services
 from apps.jobs.models import Job, Status
 
+JOBS_URL = "/api/jobs"
+
+
+def submit(client, **body):
+    """POST a job to the API as JSON."""
+    return client.post(JOBS_URL, body, content_type="application/json")
+
 
 def runs_jobs(test):
     """runner.execute() reopens its database connection, as a worker does: a test that runs
