@@ -13,14 +13,20 @@ from dataclasses import dataclass, field, fields
 from apps.monitoring.histogram import merge
 
 SERIES_SUMS = ("count", "errors", "client_errors", "total_ms", "queries", "query_ms")
+SERIES_MAXES = ("max_ms",)
+
+
+def _add_totals(into, other, *, sums: tuple[str, ...], maxes: tuple[str, ...]) -> None:
+    for name in sums:
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+    for name in maxes:
+        setattr(into, name, max(getattr(into, name), getattr(other, name)))
 
 
 def series_add(into, other) -> None:
     """Add one series' totals (sums, max, histogram, counters) into another: a Cell, a
     Summary or a MetricRollup row alike, whichever side."""
-    for name in SERIES_SUMS:
-        setattr(into, name, getattr(into, name) + getattr(other, name))
-    into.max_ms = max(into.max_ms, other.max_ms)
+    _add_totals(into, other, sums=SERIES_SUMS, maxes=SERIES_MAXES)
     into.buckets = merge(dict(into.buckets), other.buckets)
     counters = dict(into.counters)
     for name, count in other.counters.items():
@@ -56,10 +62,7 @@ QUERY_MAXES = ("max_ms", "max_repeats")
 
 def query_totals_add(into, other) -> None:
     """Add one capture's run totals into another: a QueryCapture or a SlowQuery row alike."""
-    for name in QUERY_SUMS:
-        setattr(into, name, getattr(into, name) + getattr(other, name))
-    for name in QUERY_MAXES:
-        setattr(into, name, max(getattr(into, name), getattr(other, name)))
+    _add_totals(into, other, sums=QUERY_SUMS, maxes=QUERY_MAXES)
 
 
 @dataclass(slots=True)
