@@ -18,6 +18,7 @@ from pydantic import TypeAdapter
 from apps.core.api import ERRORS, CursorPageOut, ErrorOut, TooManyRequests, page_limit
 from apps.core.caching import JsonBody, json_response
 from apps.core.pagination import NEWEST_FIRST, keyset_page, next_page_url
+from apps.jobs.errors import JobQuotaExceeded
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, ReportDefinition
 from apps.reports.downloads import run_file_response, run_not_ready_text
@@ -148,7 +149,7 @@ def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
         run = services.report_run_create(
             owner=request.user, report=payload.report, params=payload.params, format=payload.format
         )
-    except services.ReportQuotaExceeded as exc:
+    except JobQuotaExceeded as exc:
         raise TooManyRequests(str(exc), retry_after=exc.retry_after) from None
     except services.ReportInputError as exc:
         raise HttpError(422, str(exc)) from None

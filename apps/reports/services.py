@@ -47,24 +47,17 @@ GENERATE_JOB = "reports.generate"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-class ReportInputError(ValueError):
+class ReportInputError(JobInputError):
     """A report request that cannot be accepted; the message is one line for a person.
 
-    ``problems`` holds each invalid parameter's (name, message), the name "" for a problem
-    of the whole set, so that a form can show each one next to its field.
+    A run is asked for by submitting its job, so this is the JobInputError of that
+    submit. ``problems`` holds each invalid parameter's (name, message), the name "" for
+    a problem of the whole set, so that a form can show each one next to its field.
     """
 
     def __init__(self, message: str, *, problems: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
-
-
-class ReportQuotaExceeded(ReportInputError):
-    """The owner has as many runs (or jobs) waiting or running as allowed; try again later."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -238,7 +231,8 @@ def report_run_create(
     """Validate a request, record its run and enqueue the job that writes the file.
 
     A run with an owner is the owner's submit: unless they are staff, it counts against
-    REPORTS_USER_MAX_ACTIVE and JOBS_USER_MAX_ACTIVE (ReportQuotaExceeded when over).
+    REPORTS_USER_MAX_ACTIVE and JOBS_USER_MAX_ACTIVE (the jobs app's JobQuotaExceeded,
+    with its retry_after, when over). ReportInputError for anything else refused.
     """
     definition, clean, format = report_request_validated(report=report, params=params, format=format)
     clean_params = clean.model_dump(mode="json")
@@ -249,8 +243,8 @@ def report_run_create(
             owner=owner,
             user_submitted=owner is not None,
         )
-    except JobQuotaExceeded as exc:
-        raise ReportQuotaExceeded(str(exc), retry_after=exc.retry_after) from None
+    except JobQuotaExceeded:
+        raise
     except JobInputError as exc:
         raise ReportInputError(str(exc)) from None
     return ReportRun.objects.create(

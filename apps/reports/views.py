@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.core.access import login_required_htmx
 from apps.core.live import live_headers
 from apps.core.pagination import NEWEST_FIRST, keyset_page
+from apps.jobs.errors import JobQuotaExceeded
 from apps.reports import selectors, services
 from apps.reports.catalog import REPORTS, UnknownReport, report_definition
 from apps.reports.downloads import run_file_response, run_not_ready_text
@@ -52,10 +53,11 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
                 params=form.params,
                 format=form.cleaned_data["format"],
             )
+        except JobQuotaExceeded as exc:
+            form.add_error(None, str(exc))
+            status, retry_after = 429, exc.retry_after
         except services.ReportInputError as exc:
             form.problems_add(exc.problems, str(exc))
-            if isinstance(exc, services.ReportQuotaExceeded):
-                status, retry_after = 429, exc.retry_after
         else:
             messages.success(request, f"{definition.title} queued.")
             return redirect("reports:run", run_id=run.uuid)

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.core.progress import ProgressBar
+from apps.jobs.errors import JobInputError
 from apps.reports import services
 from apps.reports.catalog import REPORTS
 
@@ -50,7 +51,8 @@ class Command(BaseCommand):
                 self.run_enqueued(report, params, format, output=options["output"], username=options["user"])
             else:
                 self.run_inline(report, params, format, output=options["output"], force=options["force"])
-        except services.ReportInputError as exc:
+        except JobInputError as exc:
+            # A refused request or submit (ReportInputError, or the jobs' quota): one line.
             raise CommandError(str(exc)) from None
 
     def run_enqueued(
