@@ -13,6 +13,8 @@ from django.core.cache import cache
 
 from apps.jobs import runner, services
 from apps.jobs.models import Job, JobAttempt, Status
+from apps.notifications import services as notifications
+from apps.notifications.models import WebhookDelivery, WebhookEndpoint
 
 
 @pytest.fixture(autouse=True)
@@ -52,12 +54,38 @@ def run_until_final(job: Job, *, limit: int = 10) -> Job:
     raise AssertionError(f"job {job.uuid} still {job.status} after {limit} runs")
 
 
+def finished_noop(owner, **kwargs) -> Job:
+    """A job of ``owner`` that ran and succeeded (its job_finished has been sent)."""
+    job = run_job(services.enqueue("diagnostics.noop", owner=owner, **kwargs))
+    assert job.status == Status.SUCCEEDED
+    return job
+
+
 def retry_delays(job: Job) -> list[float]:
     return [
         attempt.retry_delay
         for attempt in JobAttempt.objects.filter(job=job).order_by("number")
         if attempt.retry_delay is not None
     ]
+
+
+@pytest.fixture
+def endpoint(alice, allow_private) -> WebhookEndpoint:
+    """Alice's endpoint on a loopback port nothing listens on (its deliveries are records)."""
+    return notifications.webhook_endpoint_create(owner=alice, url="http://127.0.0.1:9/hook")
+
+
+def delivery_recorded(endpoint: WebhookEndpoint, *, message_id: str = "m", **fields) -> WebhookDelivery:
+    """A delivery row of a ``job.dead`` event to ``endpoint``, without a job."""
+    return WebhookDelivery.objects.create(
+        owner=endpoint.owner,
+        endpoint=endpoint,
+        url=endpoint.url,
+        event="job.dead",
+        message_id=message_id,
+        payload={},
+        **fields,
+    )
 
 
 class Receiver:

@@ -4,7 +4,8 @@ import pytest
 
 from apps.jobs.models import Job
 from apps.notifications import services
-from apps.notifications.models import Notification, SigningSecret, WebhookDelivery, WebhookEndpoint
+from apps.notifications.models import Notification, SigningSecret, WebhookEndpoint
+from tests.notifications.conftest import delivery_recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -13,11 +14,6 @@ API = "/api/notifications"
 
 def tell(user, title="Done") -> Notification:
     return services.notification_create(recipient=user, event="job.succeeded", title=title)
-
-
-@pytest.fixture
-def endpoint(alice, allow_private):
-    return services.webhook_endpoint_create(owner=alice, url="http://127.0.0.1:9/hook")
 
 
 def test_anonymous_gets_401(client):
@@ -89,14 +85,7 @@ def test_endpoint_crud_with_secret_shown_once(alice_client, alice, allow_private
 
 
 def test_other_users_endpoint_and_deliveries_are_404(client, bob, ops, endpoint, published):
-    delivery = WebhookDelivery.objects.create(
-        owner=endpoint.owner,
-        endpoint=endpoint,
-        url=endpoint.url,
-        event="job.dead",
-        message_id="m",
-        payload={},
-    )
+    delivery = delivery_recorded(endpoint)
     for user in (bob, ops):
         client.force_login(user)
         assert client.get(f"{API}/endpoints/{endpoint.uuid}").status_code == 404
@@ -117,14 +106,7 @@ def test_other_users_endpoint_and_deliveries_are_404(client, bob, ops, endpoint,
 
 def test_deliveries_list_and_redeliver(alice_client, endpoint, published, django_assert_max_num_queries):
     for index in range(4):
-        delivery = WebhookDelivery.objects.create(
-            owner=endpoint.owner,
-            endpoint=endpoint,
-            url=endpoint.url,
-            event="job.dead",
-            message_id=f"m{index}",
-            payload={},
-        )
+        delivery = delivery_recorded(endpoint, message_id=f"m{index}")
         delivery.attempt_log.create(number=1, status_code=500, latency_ms=3, will_retry=False)
     with django_assert_max_num_queries(6):
         items = alice_client.get(f"{API}/endpoints/{endpoint.uuid}/deliveries").json()

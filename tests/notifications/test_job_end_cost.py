@@ -6,10 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.jobs import services as jobs
-from apps.jobs.models import Job, Status
 from apps.notifications import selectors, services
 from apps.notifications.models import Notification, WebhookDelivery
-from tests.notifications.conftest import run_job
+from tests.notifications.conftest import finished_noop, run_job
 
 # runner.execute() reopens its connection, as in a worker: rows must be committed.
 pytestmark = [
@@ -23,12 +22,6 @@ NOTIFICATION_TABLES = ("notifications_", "auth_user")
 def listener_queries(captured) -> list[str]:
     """The statements of the notifications listener (the job's own claim and finish aside)."""
     return [query["sql"] for query in captured if any(table in query["sql"] for table in NOTIFICATION_TABLES)]
-
-
-def finished_noop(owner) -> Job:
-    job = run_job(jobs.enqueue("diagnostics.noop", owner=owner))
-    assert job.status == Status.SUCCEEDED
-    return job
 
 
 def test_ended_job_tells_its_owner_with_one_insert_and_one_bell_read(alice):

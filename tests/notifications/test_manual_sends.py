@@ -21,11 +21,6 @@ API = "/api/notifications"
 DELIVER = services.deliveries.DELIVER_KIND
 
 
-@pytest.fixture
-def endpoint(alice, allow_private):
-    return services.webhook_endpoint_create(owner=alice, url="http://127.0.0.1:9/hook")
-
-
 def delivery_whose_job(endpoint, status: str, **job_fields) -> WebhookDelivery:
     """A delivery to ``endpoint`` whose job is in ``status`` (and the delivery in step)."""
     delivery = services.webhook_delivery_queue(

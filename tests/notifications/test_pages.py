@@ -13,9 +13,9 @@ from apps.notifications.models import (
     DeliveryStatus,
     Notification,
     Preference,
-    WebhookDelivery,
     WebhookEndpoint,
 )
+from tests.notifications.conftest import delivery_recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +24,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 def tell(user, title="Report ready", **kwargs) -> Notification:
     return services.notification_create(recipient=user, event="job.succeeded", title=title, **kwargs)
-
-
-@pytest.fixture
-def endpoint(alice, allow_private):
-    return services.webhook_endpoint_create(owner=alice, url="http://127.0.0.1:9/hook")
 
 
 # --- Access ---------------------------------------------------------------------------
@@ -63,15 +58,7 @@ def test_other_user_and_staff_get_404_for_an_endpoint(client, bob, ops, endpoint
 def test_owner_sees_their_endpoint_and_its_delivery_log(
     alice_client, endpoint, django_assert_max_num_queries
 ):
-    delivery = WebhookDelivery.objects.create(
-        owner=endpoint.owner,
-        endpoint=endpoint,
-        url=endpoint.url,
-        event="job.dead",
-        message_id="msg_1",
-        payload={},
-        status=DeliveryStatus.FAILED,
-    )
+    delivery = delivery_recorded(endpoint, message_id="msg_1", status=DeliveryStatus.FAILED)
     delivery.attempt_log.create(
         number=1, status_code=503, latency_ms=12, response_excerpt="busy", will_retry=False
     )
@@ -84,14 +71,7 @@ def test_owner_sees_their_endpoint_and_its_delivery_log(
 
 
 def test_other_user_cannot_redeliver(client, bob, endpoint, published):
-    delivery = WebhookDelivery.objects.create(
-        owner=endpoint.owner,
-        endpoint=endpoint,
-        url=endpoint.url,
-        event="job.dead",
-        message_id="m",
-        payload={},
-    )
+    delivery = delivery_recorded(endpoint)
     client.force_login(bob)
     assert client.post(reverse("notifications:redeliver", args=[delivery.uuid])).status_code == 404
     assert not Job.objects.exists()

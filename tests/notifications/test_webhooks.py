@@ -15,7 +15,7 @@ from apps.notifications.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from tests.notifications.conftest import retry_delays, run_job, run_until_final
+from tests.notifications.conftest import finished_noop, retry_delays, run_job, run_until_final
 
 # runner.execute() reopens its connection, as in a worker: rows must be committed.
 pytestmark = [
@@ -24,16 +24,17 @@ pytestmark = [
 ]
 
 
-def finished_noop(owner, **kwargs) -> Job:
-    """A job of ``owner`` that ran and succeeded (its job_finished has been sent)."""
-    job = run_job(jobs.enqueue("diagnostics.noop", owner=owner, **kwargs))
-    assert job.status == Status.SUCCEEDED
-    return job
-
-
 def delivery_job(delivery: WebhookDelivery) -> Job:
     delivery.refresh_from_db()
     return Job.objects.get(uuid=delivery.job_uuid)
+
+
+def job_end_delivered_to(owner, server) -> tuple[WebhookEndpoint, WebhookDelivery]:
+    """An endpoint of ``owner`` at ``server`` and the delivery that one of their jobs
+    ending queued to it."""
+    endpoint = services.webhook_endpoint_create(owner=owner, url=server.url)
+    finished_noop(owner)
+    return endpoint, WebhookDelivery.objects.get(endpoint=endpoint)
 
 
 def test_receiver_gets_a_signed_webhook_when_a_job_ends(alice, receiver):
@@ -71,9 +72,7 @@ def test_endpoint_not_subscribed_to_the_event_gets_nothing(alice, receiver):
 
 def test_receiver_failing_twice_gets_three_attempts_with_growing_delays(alice, receiver):
     server = receiver(500, 500, 200)
-    endpoint = services.webhook_endpoint_create(owner=alice, url=server.url)
-    finished_noop(alice)
-    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    endpoint, delivery = job_end_delivered_to(alice, server)
 
     deliver = run_until_final(delivery_job(delivery))
 
@@ -96,9 +95,7 @@ def test_receiver_failing_twice_gets_three_attempts_with_growing_delays(alice, r
 
 def test_receiver_answering_410_disables_the_endpoint_and_tells_its_owner(alice, bob, receiver):
     server = receiver(410)
-    endpoint = services.webhook_endpoint_create(owner=alice, url=server.url)
-    finished_noop(alice)
-    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    endpoint, delivery = job_end_delivered_to(alice, server)
 
     deliver = run_job(delivery_job(delivery))
 
@@ -118,9 +115,7 @@ def test_receiver_answering_410_disables_the_endpoint_and_tells_its_owner(alice,
 
 def test_client_error_is_not_retried(alice, receiver):
     server = receiver(400)
-    endpoint = services.webhook_endpoint_create(owner=alice, url=server.url)
-    finished_noop(alice)
-    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    endpoint, delivery = job_end_delivered_to(alice, server)
 
     deliver = run_job(delivery_job(delivery))
 
@@ -188,9 +183,7 @@ def test_job_without_owner_notifies_nobody(alice, receiver):
 
 def test_redeliver_sends_the_same_message_again(alice, receiver):
     server = receiver(200)
-    endpoint = services.webhook_endpoint_create(owner=alice, url=server.url)
-    finished_noop(alice)
-    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    _, delivery = job_end_delivered_to(alice, server)
     run_job(delivery_job(delivery))
 
     services.webhook_redeliver(delivery=delivery)
