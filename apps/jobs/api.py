@@ -133,6 +133,8 @@ def list_jobs(request: HttpRequest, query: Query[JobListQuery]):
     "/{job_id}",
     response={200: JobDetailOut, **ERRORS},
     summary="A job: status, progress, result, attempts and log",
+    description="Your own job (staff: anyone's). Another user's job answers 404, as an unknown "
+    "id does. Poll it until `status` is succeeded, dead or cancelled.",
     url_name="job_detail",
 )
 def get_job(request: HttpRequest, job_id: str):

@@ -9,14 +9,15 @@ from django.db.models import Q
 from apps.core.pg_timestamps import READABLE_MAX, READABLE_MIN
 
 
+# Labels are Django's, from the member's name ("Scheduled"), where no other is given.
 class Status(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
     FAILED = "failed", "Failed, retry pending"
-    DEAD = "dead", "Dead"
-    CANCELLED = "cancelled", "Cancelled"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
 FINAL_STATUSES = (Status.SUCCEEDED, Status.DEAD, Status.CANCELLED)
@@ -161,12 +162,12 @@ class JobAttempt(models.Model):
     """One run of a job: kept across retries and replays, so history is never lost."""
 
     class Outcome(models.TextChoices):
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
         TIMED_OUT = "timed_out", "Timed out"
         LOST = "lost", "Worker lost"
-        CANCELLED = "cancelled", "Cancelled"
+        CANCELLED = "cancelled"
 
     # jobattempt_job_number_idx (job, number) serves lookups by job.
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_history", db_index=False)
