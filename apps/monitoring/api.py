@@ -16,10 +16,11 @@ from ninja.errors import HttpError
 from apps.core import api as core_api
 from apps.core.api import ErrorOut
 from apps.core.cursor import MAX_ID
-from apps.monitoring.models import BROWSER_KINDS, AlertEvent, MetricKind, SlowQuery
+from apps.monitoring.models import BROWSER_KINDS, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
-from apps.monitoring.selectors.alerts import alerts_open
+from apps.monitoring.selectors.alerts import alerts_open, alerts_open_first
 from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get
+from apps.monitoring.selectors.slow_queries import slow_queries_costliest, slow_queries_latest
 
 STAFF_ONLY = "Staff only: the performance figures are for operators."
 
@@ -287,18 +288,13 @@ def endpoint_detail(request: HttpRequest, query: Query[EndpointQuery]):
         "window": name,
         **item.as_dict(),
         "timeline": [{"count": count, "p95_ms": p95} for count, p95 in item.slots],
-        "slow_queries": [
-            _query_dict(q)
-            for q in SlowQuery.objects.filter(source_kind="request", source=query.key).order_by("-total_ms")[
-                :20
-            ]
-        ],
+        "slow_queries": [_query_dict(q) for q in slow_queries_costliest(endpoint=query.key, limit=20)],
     }
 
 
 @router.get("/slow-queries", response={200: SlowQueriesOut, **ERRORS}, summary="Slow queries, latest first")
 def slow_queries(request: HttpRequest, query: Query[ListQuery]):
-    rows = SlowQuery.objects.defer("plan", "sample_sql").order_by("-last_seen", "-total_ms")[: query.limit]
+    rows = slow_queries_latest(limit=query.limit)
     return {"items": [_query_dict(row) for row in rows]}
 
 
@@ -339,7 +335,7 @@ def browser(request: HttpRequest, query: Query[WindowQuery]):
 
 @router.get("/alerts", response={200: AlertsOut, **ERRORS}, summary="Alerts, open ones first")
 def alerts(request: HttpRequest, query: Query[ListQuery]):
-    rows = AlertEvent.objects.select_related("rule").order_by("resolved_at", "-opened_at")[: query.limit]
+    rows = alerts_open_first()[: query.limit]
     return {
         "now": timezone.now(),
         "items": [

@@ -18,11 +18,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.monitoring import charts
-from apps.monitoring.models import BROWSER_KINDS, AlertEvent, AlertRule, MetricKind, SlowQuery
+from apps.monitoring.models import BROWSER_KINDS, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors import metrics as metric_selectors
-from apps.monitoring.selectors.alerts import alerts_open
+from apps.monitoring.selectors.alerts import alert_rules, alerts_open, alerts_resolved
 from apps.monitoring.selectors.metrics import WINDOWS, Summary, summaries, total, window_get
+from apps.monitoring.selectors.slow_queries import slow_queries_costliest, slow_queries_latest
 from apps.monitoring.services import silk as silk_services
 from apps.monitoring.silk_sampling import armed_endpoints
 
@@ -147,11 +148,7 @@ def endpoint_detail(request: HttpRequest) -> HttpResponse:
             "summary": summary,
             "latency_chart": charts.line_chart([("p95", p95s)], times, unit=" ms"),
             "calls_chart": charts.line_chart([("calls", counts)], times, bars=True),
-            "slow_queries": list(
-                SlowQuery.objects.filter(source_kind=SlowQuery.Source.REQUEST, source=key)
-                .defer("plan", "sample_sql")
-                .order_by("-total_ms")[:20]
-            ),
+            "slow_queries": slow_queries_costliest(endpoint=key, limit=20),
             "silk_armed": key in armed_endpoints(),
             "silk_left": silk_services.silk_requests_left(endpoint=key),
         },
@@ -184,9 +181,7 @@ def endpoint_silk(request: HttpRequest) -> HttpResponse:
 
 @_staff_get
 def slow_queries(request: HttpRequest) -> HttpResponse:
-    rows = list(
-        SlowQuery.objects.defer("plan", "sample_sql", "plan_error").order_by("-last_seen", "-total_ms")[:100]
-    )
+    rows = slow_queries_latest(limit=100)
     return _page(
         request,
         tab="queries",
@@ -287,9 +282,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
         title="Alerts",
         context={
             "open_events": list(alerts_open()[:50]),
-            "recent_events": list(
-                AlertEvent.objects.filter(resolved_at__isnull=False).select_related("rule")[:50]
-            ),
-            "rules": list(AlertRule.objects.all()),
+            "recent_events": list(alerts_resolved()[:50]),
+            "rules": list(alert_rules()),
         },
     )

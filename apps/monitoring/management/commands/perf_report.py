@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.monitoring.models import MetricKind, SlowQuery
+from apps.monitoring.models import MetricKind
 from apps.monitoring.selectors.metrics import SORTS, WINDOWS, sort_summaries, summaries, window_get
+from apps.monitoring.selectors.slow_queries import slow_queries_costliest
 
 
 def _ms(value: float | None) -> str:
@@ -57,7 +58,7 @@ class Command(BaseCommand):
         self.stdout.write(_table(headers, table, right={1, 2, 3, 4, 5, 6, 7}) if table else "(no requests)")
         self.stdout.write("")
         self.stdout.write("Slow queries and N+1 (most total time first):")
-        queries = SlowQuery.objects.defer("plan", "sample_sql").order_by("-total_ms")[:limit]
+        queries = slow_queries_costliest(limit=limit)
         table = [
             [
                 q.source[:50],
