@@ -1,71 +1,22 @@
 """Importing CSV files in the TPC-H layout: every row checked, then all rows or none.
 
-The service, the job and the `import_data` command, on SQLite and PostgreSQL. The files
-are tpchgen-cli's scale 0.01 (generated once per session), some with one line broken.
+The service, on SQLite and PostgreSQL (the job: test_import_job.py; the command:
+test_import_data.py). The files are tpchgen-cli's scale 0.01 (generated once per
+session), some with one line broken.
 """
 
 import datetime
-import os
 import re
 from decimal import Decimal
-from io import StringIO
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import default_storage
-from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import F
 
 from apps.commerce.models import Customer, Dataset, LineItem, Order
-from apps.commerce.services import (
-    TABLES,
-    column_rules,
-    csv_import,
-    dataset_generate,
-    import_enqueue,
-    import_uploads_prune,
-    tpch_table_load,
-)
-from apps.jobs import runner
-from apps.jobs.models import Job, Status
-
-
-@pytest.fixture(scope="session")
-def tpch_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tpch-import-0.01")
-    dataset_generate(scale=Decimal("0.01"), directory=folder)
-    return folder
-
-
-def data_lines(path: Path) -> int:
-    with path.open("rb") as stream:
-        return sum(1 for _ in stream) - 1
-
-
-def tables_loaded(folder: Path, *names: str) -> None:
-    """The referenced tables, loaded as load_tpch would."""
-    for name in names:
-        tpch_table_load(table=TABLES[name], path=folder / TABLES[name].filename)
-
-
-@pytest.fixture
-def customers_loaded(tpch_dir):
-    tables_loaded(tpch_dir, "region", "nation", "customer")
-
-
-@pytest.fixture
-def orders_references_loaded(tpch_dir):
-    tables_loaded(tpch_dir, "region", "nation", "supplier", "part", "customer", "orders")
-
-
-def broken(source: Path, target: Path, *, line: int, pattern: str, replacement: str) -> Path:
-    """A copy of ``source`` with ``pattern`` replaced once on one line."""
-    lines = source.read_text().splitlines(keepends=True)
-    lines[line - 1] = re.sub(pattern, replacement, lines[line - 1], count=1)
-    target.write_text("".join(lines))
-    return target
+from apps.commerce.services import TABLES, column_rules, csv_import, dataset_generate
+from tests.commerce.files import broken, data_lines, tables_loaded
 
 
 def lines_of(path: Path, count: int) -> list[str]:
@@ -358,148 +309,6 @@ def _params_for(condition: str, sample: str, params: list) -> list:
     for match in re.finditer(r"%s(::text)?", condition):
         result.append(sample if match.group(1) else rest.pop(0))
     return result
-
-
-# --- As a job ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
-def stored_uploads() -> list[str]:
-    try:
-        return default_storage.listdir("imports")[1]
-    except FileNotFoundError:
-        return []
-
-
-def upload(path: Path, name: str | None = None) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name or path.name, path.read_bytes(), content_type="text/csv")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_import_job_reports_progress_and_result_and_removes_the_upload(
-    tpch_dir, customers_loaded, ops, media, broker_stubbed
-):
-    job = import_enqueue(table="orders", file=upload(tpch_dir / "orders.csv"), owner=ops)
-    assert job.owner == ops
-    assert job.params["upload"].startswith("imports/")
-    assert len(stored_uploads()) == 1
-
-    assert runner.execute(job.pk) == "succeeded"
-
-    job.refresh_from_db()
-    rows = data_lines(tpch_dir / "orders.csv")
-    assert job.result["imported"] is True
-    assert job.result["rows"] == rows == Order.objects.count()
-    assert job.result["errors"] == []
-    assert job.progress_message == "imported"
-    assert job.progress_done == rows
-    assert stored_uploads() == []
-
-
-@pytest.mark.django_db(transaction=True)
-def test_rejected_import_job_lists_the_errors_in_its_result(
-    tpch_dir, customers_loaded, ops, media, broker_stubbed, tmp_path
-):
-    orders = broken(
-        tpch_dir / "orders.csv", tmp_path / "my-orders.csv", line=7_000, pattern=r",[OFP],", replacement=",X,"
-    )
-    job = import_enqueue(table="orders", file=upload(orders), owner=ops)
-
-    runner.execute(job.pk)
-
-    job.refresh_from_db()
-    assert job.status == Status.SUCCEEDED
-    assert job.result["imported"] is False
-    assert job.result["rows"] == 0
-    assert job.result["errors"] == [
-        {
-            "line": 7_000,
-            "column": "o_orderstatus",
-            "message": "not one of O, F, P (got `X`)",
-            "text": "line 7,000, column o_orderstatus: not one of O, F, P (got `X`)",
-        }
-    ]
-    assert job.result["message"].startswith("Nothing was imported: my-orders.csv has 1 problem;")
-    assert job.progress_message == "rejected: nothing imported"
-    assert Order.objects.count() == 0
-    assert stored_uploads() == []
-
-
-@pytest.mark.django_db
-def test_upload_of_another_tables_file_is_refused_before_storing(tpch_dir, ops, media):
-    from apps.commerce.services import ImportInputError
-
-    with pytest.raises(ImportInputError, match="not a CSV file of the orders table"):
-        import_enqueue(table="orders", file=upload(tpch_dir / "customer.csv"), owner=ops)
-
-    assert stored_uploads() == []
-    assert not Job.objects.exists()
-
-
-@pytest.mark.django_db
-def test_uploads_left_behind_are_pruned_after_the_retention(media):
-    old = default_storage.save("imports/" + "a" * 32 + ".csv", SimpleUploadedFile("x.csv", b"x"))
-    new = default_storage.save("imports/" + "b" * 32 + ".csv", SimpleUploadedFile("y.csv", b"y"))
-    past = (datetime.datetime.now() - datetime.timedelta(days=8)).timestamp()
-    os.utime(default_storage.path(old), (past, past))
-
-    assert import_uploads_prune() == 1
-    assert stored_uploads() == [Path(new).name]
-
-
-# --- The command --------------------------------------------------------------------------
-
-
-def import_data(*args: str) -> tuple[str, str]:
-    out, err = StringIO(), StringIO()
-    call_command("import_data", *args, stdout=out, stderr=err)
-    return out.getvalue(), err.getvalue()
-
-
-@pytest.mark.django_db
-def test_command_prints_a_progress_bar_and_a_summary(tpch_dir, customers_loaded):
-    out, err = import_data("orders", str(tpch_dir / "orders.csv"))
-
-    rows = data_lines(tpch_dir / "orders.csv")
-    assert out.startswith(f"Imported {rows:,} orders from orders.csv in ")
-    assert out.rstrip().endswith("rows/s).")
-    assert err.startswith("orders ") and f"{rows:,}/{rows:,} rows" in err
-
-
-@pytest.mark.django_db
-def test_command_rejects_a_bad_file_in_one_line_and_lists_the_problems(tpch_dir, customers_loaded):
-    import_data("orders", str(tpch_dir / "orders.csv"))
-
-    with pytest.raises(CommandError) as failed:
-        import_data("orders", str(tpch_dir / "orders.csv"), "--max-errors", "3")
-
-    message = str(failed.value)
-    assert "\n" not in message
-    assert message == (
-        "Nothing was imported: orders.csv has more than 3 problems; the first is at line 2, column "
-        "o_orderkey: Order 1 already exists."
-    )
-
-
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (
-            ["suppliers", "x.csv"],
-            "Unknown table 'suppliers': choose one of customer, orders, lineitem, part.",
-        ),
-        (["orders", "/nonexistent/orders.csv"], "/nonexistent/orders.csv does not exist or is not a file."),
-    ],
-)
-def test_command_bad_arguments_fail_in_one_line(args, expected):
-    with pytest.raises(CommandError) as failed:
-        import_data(*args)
-    assert str(failed.value) == expected
 
 
 # --- Scale: 600,000 line items (PostgreSQL, as CI runs it) ------------------------------------

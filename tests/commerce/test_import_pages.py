@@ -7,8 +7,9 @@ from django.test import Client
 
 from apps.core.services import api_token_create
 from apps.jobs.models import Job
+from tests.commerce.files import stored_uploads
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("broker_stubbed")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("broker_stubbed", "media")]
 
 PAGE = "/imports/"
 API = "/api/commerce/imports"
@@ -17,18 +18,6 @@ ORDERS_HEADER = (
     b"o_shippriority,o_comment\n"
 )
 ORDERS_CSV = ORDERS_HEADER + b"1,370,O,172799.49,1996-01-02,5-LOW,Clerk#000000951,0,nstructions\n"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-def stored_uploads() -> list[str]:
-    try:
-        return default_storage.listdir("imports")[1]
-    except FileNotFoundError:
-        return []
 
 
 def csv_file(content: bytes = ORDERS_CSV, name: str = "orders.csv") -> SimpleUploadedFile:

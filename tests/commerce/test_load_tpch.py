@@ -6,7 +6,6 @@ from a small "earlier data set" and check that it survives refusals and failures
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -20,24 +19,14 @@ from django.db import connection
 from django.db.models import F
 
 from apps.commerce.models import Dataset, LineItem, Nation, Region
-from apps.commerce.services import TABLES, dataset_generate
+from apps.commerce.services import TABLES
+from tests.commerce.files import broken, data_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def tpch_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tpch-0.01")
-    dataset_generate(scale=Decimal("0.01"), directory=folder)
-    return folder
-
-
 def csv_row_counts(folder: Path) -> dict[str, int]:
-    counts = {}
-    for name, table in TABLES.items():
-        with (folder / table.filename).open("rb") as stream:
-            counts[name] = sum(1 for _ in stream) - 1  # minus the header
-    return counts
+    return {name: data_lines(folder / table.filename) for name, table in TABLES.items()}
 
 
 def table_counts() -> dict[str, int]:
@@ -70,10 +59,7 @@ def earlier_data():
 def broken_copy(source: Path, target: Path, *, file: str, line: int, pattern: str, replacement: str) -> Path:
     """A copy of the CSV folder where one line of one file has ``pattern`` replaced once."""
     shutil.copytree(source, target)
-    path = target / file
-    lines = path.read_text().splitlines(keepends=True)
-    lines[line - 1] = re.sub(pattern, replacement, lines[line - 1], count=1)
-    path.write_text("".join(lines))
+    broken(target / file, target / file, line=line, pattern=pattern, replacement=replacement)
     return target
 
 

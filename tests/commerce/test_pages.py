@@ -25,6 +25,19 @@ def order_numbers(response) -> list[int]:
     return [int(number) for number in re.findall(r'<a href="/orders/(\d+)/">', response.content.decode())]
 
 
+@pytest.fixture
+def html_within(django_assert_max_num_queries):
+    """GET a page that answers 200 in at most ``queries`` queries; its HTML."""
+
+    def get(client, url: str, *, queries: int) -> str:
+        with django_assert_max_num_queries(queries):
+            response = client.get(url)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    return get
+
+
 @pytest.mark.parametrize("url", PAGES)
 def test_anonymous_is_sent_to_login(client, commerce_data, url):
     response = client.get(url)
@@ -32,13 +45,10 @@ def test_anonymous_is_sent_to_login(client, commerce_data, url):
     assert response.url.startswith("/accounts/login/?next=")
 
 
-def test_home_links_to_orders_api_docs_and_shows_the_data_set(alice_client, django_assert_max_num_queries):
+def test_home_links_to_orders_api_docs_and_shows_the_data_set(alice_client, html_within):
     Dataset.objects.create(scale="0.01", row_counts={"orders": 15000, "line_items": 60175}, seconds=4.2)
     # Session, user, data set.
-    with django_assert_max_num_queries(3):
-        response = alice_client.get("/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = html_within(alice_client, "/", queries=3)
     assert 'href="/orders/"' in html
     assert 'href="/api/docs"' in html
     assert "TPC-H scale 0.01" in html
@@ -130,14 +140,9 @@ def test_orders_page_ignores_a_damaged_pager_link(alice_client, commerce_data):
     assert order_numbers(alice_client.get("/orders/", {"after": "garbage"})) == [9, 8, 7, 6, 5, 4, 3, 2, 1]
 
 
-def test_order_page_shows_line_items_in_four_queries(
-    alice_client, commerce_data, django_assert_max_num_queries
-):
+def test_order_page_shows_line_items_in_four_queries(alice_client, commerce_data, html_within):
     # Session, user, order with customer, line items with part and supplier.
-    with django_assert_max_num_queries(4):
-        response = alice_client.get("/orders/6/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = html_within(alice_client, "/orders/6/", queries=4)
     assert "Order 6" in html
     assert "Customer#000000002" in html
     assert "Partially fulfilled" in html
@@ -198,15 +203,10 @@ def test_admin_order_list_searches_by_order_and_customer_number(ops_viewer, comm
     assert "/admin/commerce/order/9/change/" in by_customer
 
 
-def test_admin_order_is_read_only_with_its_line_items(
-    ops_viewer, commerce_data, django_assert_max_num_queries
-):
+def test_admin_order_is_read_only_with_its_line_items(ops_viewer, commerce_data, html_within):
     # Session, user, permissions (twice), order with customer, line items with parts,
     # and the content type when its process-wide cache is cold.
-    with django_assert_max_num_queries(7):
-        response = ops_viewer.get("/admin/commerce/order/6/change/")
-    assert response.status_code == 200
-    html = response.content.decode()
+    html = html_within(ops_viewer, "/admin/commerce/order/6/change/", queries=7)
     assert "blue steel part 1" in html
     assert 'name="_save"' not in html
     assert ops_viewer.get("/admin/commerce/order/add/").status_code == 403

@@ -17,7 +17,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +25,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from apps.commerce.services import TABLES, dataset_generate
+from apps.commerce.services import TABLES
 from tests.conftest import missing
 
 pytestmark = pytest.mark.integration
@@ -202,13 +201,11 @@ def throwaway_database() -> Iterator[Database]:
 
 
 @pytest.fixture(scope="module")
-def conversion(throwaway_database: Database, tmp_path_factory) -> Conversion:
+def conversion(throwaway_database: Database, tpch_dir: Path) -> Conversion:
     """The whole path, run once for the module; the tests check what it left."""
     db = throwaway_database
-    folder = tmp_path_factory.mktemp("tpch-partitioning-0.01")
-    dataset_generate(scale=Decimal("0.01"), directory=folder)
     db.manage_ok("migrate", "--no-input")
-    db.manage_ok("load_tpch", "--scale", "0.01", "--from-dir", str(folder))
+    db.manage_ok("load_tpch", "--scale", "0.01", "--from-dir", str(tpch_dir))
     # Lines of a third of the orders, as written before LineItem.order_date existed.
     db.execute("UPDATE commerce_lineitem SET order_date = NULL WHERE order_id % 3 = 0")
     undated = db.value("SELECT count(*) FROM commerce_lineitem WHERE order_date IS NULL")
@@ -220,7 +217,7 @@ def conversion(throwaway_database: Database, tmp_path_factory) -> Conversion:
 
     return Conversion(
         db=db,
-        folder=folder,
+        folder=tpch_dir,
         undated=undated,
         backfill_output=backfill_output,
         undated_after_backfill=undated_after_backfill,
