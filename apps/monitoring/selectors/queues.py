@@ -13,7 +13,7 @@ from django.utils import timezone
 from apps.jobs.models import Job, Queue, Status
 from apps.jobs.selectors import queue_depth, worker_cluster_stats
 from apps.monitoring.models import MetricKind
-from apps.monitoring.selectors.metrics import Summary, summaries
+from apps.monitoring.selectors.metrics import Summary, summaries, total
 
 
 @dataclass
@@ -92,17 +92,12 @@ class QueueHealth:
         }
 
 
-def _merge_by_queue(items: list[Summary], kind: str, minutes: float) -> dict[str, Summary]:
-    merged: dict[str, Summary] = {}
+def _total_by_queue(items: list[Summary], kind: str) -> dict[str, Summary]:
+    """The "<queue>:<kind>" series of each queue added up into one per queue."""
+    by_queue: dict[str, list[Summary]] = {}
     for item in items:
-        queue = item.key.split(":", 1)[0]
-        target = merged.setdefault(queue, Summary(kind=kind, key=queue, minutes=minutes))
-        target.add(item)
-        if item.slots:
-            if not target.slots:
-                target.slots = [(0, None)] * len(item.slots)
-            target.slots = [(a + b, None) for (a, _), (b, _) in zip(target.slots, item.slots, strict=True)]
-    return merged
+        by_queue.setdefault(item.key.split(":", 1)[0], []).append(item)
+    return {queue: total(group, kind=kind, key=queue) for queue, group in by_queue.items()}
 
 
 def queues_health(
@@ -126,13 +121,11 @@ def queues_health(
         .annotate(oldest=Min(Coalesce("run_at", "created_at")))
         .order_by()
     }
-    run = _merge_by_queue(
-        summaries(kinds=[MetricKind.JOB_RUN], window=window, now=now, slots=slots),
-        MetricKind.JOB_RUN,
-        minutes,
+    run = _total_by_queue(
+        summaries(kinds=[MetricKind.JOB_RUN], window=window, now=now, slots=slots), MetricKind.JOB_RUN
     )
-    wait = _merge_by_queue(
-        summaries(kinds=[MetricKind.JOB_WAIT], window=window, now=now), MetricKind.JOB_WAIT, minutes
+    wait = _total_by_queue(
+        summaries(kinds=[MetricKind.JOB_WAIT], window=window, now=now), MetricKind.JOB_WAIT
     )
     result = []
     for queue in Queue.values:
