@@ -3,7 +3,9 @@
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files.uploadhandler import TemporaryFileUploadHandler
 from django.test import Client
+from django.test.client import FakePayload
 
 from apps.core.services import api_token_create
 from apps.jobs.models import Job
@@ -52,9 +54,6 @@ def test_non_staff_gets_403_and_cannot_upload(alice_client):
 @pytest.fixture
 def body_reads(monkeypatch) -> dict:
     """Bytes the app read of request bodies, and temporary upload files it created."""
-    from django.core.files.uploadhandler import TemporaryFileUploadHandler
-    from django.test.client import FakePayload
-
     seen = {"bytes": 0, "temporary_files": 0}
     read, readline, new_file = FakePayload.read, FakePayload.readline, TemporaryFileUploadHandler.new_file
 
