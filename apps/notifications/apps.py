@@ -7,5 +7,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        # Importing the module connects its receivers (the jobs app's job_finished).
-        from apps.notifications import receivers  # noqa: F401
+        # Imported here, as Django's own apps do: the receivers need the app registry.
+        from apps.notifications import receivers
+
+        receivers.connect()

@@ -1,9 +1,7 @@
-"""Listeners of other apps' events; NotificationsConfig.ready() imports this module, which
-connects them. The notifications app publishes no signal of its own."""
+"""Listeners of other apps' events, connected by NotificationsConfig.ready() through
+``connect()``. The notifications app publishes no signal of its own."""
 
 import logging
-
-from django.dispatch import receiver
 
 from apps.jobs.models import Job
 from apps.jobs.signals import job_finished
@@ -12,7 +10,6 @@ from apps.notifications import services
 logger = logging.getLogger("apps.notifications")
 
 
-@receiver(job_finished, sender=Job, dispatch_uid="notifications.on_job_finished")
 def on_job_finished(sender, job, status: str, **kwargs) -> None:
     """Tell a job's owner that it ended. A failure here must not touch the job's outcome:
     the job already ended (this runs after its commit), so it is logged, not raised."""
@@ -20,3 +17,7 @@ def on_job_finished(sender, job, status: str, **kwargs) -> None:
         services.job_finished_notify(job=job, status=status)
     except Exception:
         logger.exception("notifying the end of job %s failed", job.uuid)
+
+
+def connect() -> None:
+    job_finished.connect(on_job_finished, sender=Job, dispatch_uid="notifications.on_job_finished")

@@ -4,6 +4,8 @@ Name resolution is faked, and any connection attempt outside loopback fails the 
 (``loopback_only``): these tests never send a packet anywhere else.
 """
 
+import socket
+
 import pytest
 from django.urls import reverse
 
@@ -80,8 +82,6 @@ def test_other_unusable_urls_are_refused(alice, fake_dns, url, message):
 
 @pytest.mark.django_db
 def test_unresolvable_name_is_refused_at_registration(alice, monkeypatch):
-    import socket
-
     def no_such_name(*args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
@@ -173,8 +173,6 @@ def test_jobs_own_webhook_url_to_a_private_address_is_refused_at_delivery(alice,
 
 def test_socket_guard_fails_a_connection_outside_loopback():
     """The guard itself: a connection to 10.0.0.5 is stopped before it is attempted."""
-    import socket
-
     with pytest.raises(pytest.fail.Exception, match="only loopback"):
         socket.create_connection(("10.0.0.5", 80), timeout=0.1)
 
