@@ -16,10 +16,17 @@ from ninja.errors import HttpError
 from apps.core import api as core_api
 from apps.core.api import ErrorOut
 from apps.core.cursor import MAX_ID
-from apps.monitoring.models import BROWSER_KINDS, MetricKind, SlowQuery
+from apps.monitoring.models import MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors.alerts import alerts_open, alerts_open_first
-from apps.monitoring.selectors.metrics import WINDOWS, sort_summaries, summaries, total, window_get
+from apps.monitoring.selectors.metrics import (
+    WINDOWS,
+    browser_pages,
+    kind_total,
+    sort_summaries,
+    summaries,
+    window_get,
+)
 from apps.monitoring.selectors.slow_queries import slow_queries_costliest, slow_queries_latest
 
 STAFF_ONLY = "Staff only: the performance figures are for operators."
@@ -254,13 +261,13 @@ def _query_dict(query: SlowQuery, *, with_plan: bool = False) -> dict:
 @router.get("/overview", response={200: OverviewOut, **ERRORS}, summary="Requests, job waits and alerts")
 def overview(request: HttpRequest, query: Query[WindowQuery]):
     name, span = window_get(query.window)
-    requests_total = total(summaries(kinds=[MetricKind.REQUEST], window=span))
-    waits = total(summaries(kinds=[MetricKind.JOB_WAIT], window=span))
+    requests_total = kind_total(MetricKind.REQUEST, window=span)
+    waits = kind_total(MetricKind.JOB_WAIT, window=span)
     return {
         "window": name,
         "requests": requests_total.as_dict(),
         "job_wait_p95_ms": waits.p95,
-        "slow_queries": total(summaries(kinds=[MetricKind.SLOW_QUERY], window=span)).count,
+        "slow_queries": kind_total(MetricKind.SLOW_QUERY, window=span).count,
         "cache_hit_ratio": (database.cache_hit_ratio() or {}).get("database_percent"),
         "open_alerts": alerts_open().count(),
     }
@@ -326,11 +333,14 @@ def queue_health(request: HttpRequest, query: Query[WindowQuery]):
 @router.get("/browser", response={200: BrowserOut, **ERRORS}, summary="Page load figures from browsers")
 def browser(request: HttpRequest, query: Query[WindowQuery]):
     name, span = window_get(query.window)
-    pages: dict[str, dict] = {}
-    for item in summaries(kinds=list(BROWSER_KINDS), window=span):
-        page = pages.setdefault(item.key, {"route": item.key})
-        page[str(item.kind)] = {"count": item.count, "p75": item.p75, "p95": item.p95}
-    return {"window": name, "items": list(pages.values())}
+    items = [
+        {
+            "route": route,
+            **{str(kind): {"count": s.count, "p75": s.p75, "p95": s.p95} for kind, s in kinds.items()},
+        }
+        for route, kinds in browser_pages(window=span).items()
+    ]
+    return {"window": name, "items": items}
 
 
 @router.get("/alerts", response={200: AlertsOut, **ERRORS}, summary="Alerts, open ones first")

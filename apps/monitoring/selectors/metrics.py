@@ -11,7 +11,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from apps.monitoring.histogram import quantile
-from apps.monitoring.models import HOUR, MINUTE, MetricRollup
+from apps.monitoring.models import BROWSER_KINDS, HOUR, MINUTE, MetricRollup
 from apps.monitoring.series import SERIES_FIELDS, Cell
 
 WINDOWS = {
@@ -167,6 +167,19 @@ def total(summaries_: list[Summary], *, kind: str = "", key: str = "all") -> Sum
         length = len(summaries_[0].slots)
         merged.slots = [(sum(s.slots[i][0] for s in summaries_ if s.slots), None) for i in range(length)]
     return merged
+
+
+def kind_total(kind: str, *, window: timedelta, now: datetime | None = None) -> Summary:
+    """Every series of ``kind`` over the window merged into one (all endpoints, all queues)."""
+    return total(summaries(kinds=[kind], window=window, now=now), kind=kind)
+
+
+def browser_pages(*, window: timedelta) -> dict[str, dict[str, Summary]]:
+    """{page route: {browser metric kind: Summary}} over the window, busiest series first."""
+    pages: dict[str, dict[str, Summary]] = {}
+    for item in summaries(kinds=list(BROWSER_KINDS), window=window):
+        pages.setdefault(item.key, {})[item.kind] = item
+    return pages
 
 
 SORTS = {

@@ -19,7 +19,7 @@ from django.utils import timezone
 from apps.monitoring.models import AlertEvent, AlertMetric, AlertRule, MetricKind
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors.alerts import alerts_open
-from apps.monitoring.selectors.metrics import summaries, total
+from apps.monitoring.selectors.metrics import kind_total, summaries
 from apps.monitoring.signals import alert_opened, alert_resolved
 from apps.notifications.services import notify
 
@@ -49,7 +49,7 @@ def metric_values(rule: AlertRule, *, now: datetime) -> dict[str, float]:
             if s.count >= rule.min_count and s.p95 is not None
         }
     if metric == AlertMetric.ERROR_RATE:
-        overall = total(summaries(kinds=[MetricKind.REQUEST], window=window, now=now))
+        overall = kind_total(MetricKind.REQUEST, window=window, now=now)
         return {"all": overall.error_rate} if overall.count >= max(rule.min_count, 1) else {}
     if metric in (AlertMetric.QUEUE_WAIT_P95_MS, AlertMetric.JOB_FAILURE_RATE):
         values = {}
@@ -70,7 +70,7 @@ def metric_values(rule: AlertRule, *, now: datetime) -> dict[str, float]:
             return {}
         return {"all": float(max(queues.expected_clusters() - len(clusters), 0))}
     if metric == AlertMetric.SLOW_QUERY_RATE:
-        slow = total(summaries(kinds=[MetricKind.SLOW_QUERY], window=window, now=now))
+        slow = kind_total(MetricKind.SLOW_QUERY, window=window, now=now)
         return {"all": slow.count / rule.window_minutes}
     raise ValueError(f"Unknown alert metric {metric!r}")
 

@@ -22,7 +22,15 @@ from apps.monitoring.models import BROWSER_KINDS, MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors import metrics as metric_selectors
 from apps.monitoring.selectors.alerts import alert_rules, alerts_open, alerts_resolved
-from apps.monitoring.selectors.metrics import WINDOWS, Summary, summaries, total, window_get
+from apps.monitoring.selectors.metrics import (
+    WINDOWS,
+    Summary,
+    browser_pages,
+    kind_total,
+    summaries,
+    total,
+    window_get,
+)
 from apps.monitoring.selectors.slow_queries import slow_queries_costliest, slow_queries_latest
 from apps.monitoring.services import silk as silk_services
 from apps.monitoring.silk_sampling import armed_endpoints
@@ -82,12 +90,12 @@ def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     endpoints = summaries(kinds=[MetricKind.REQUEST], window=window, now=now, slots=SLOTS)
     overall = total(endpoints, kind=MetricKind.REQUEST)
-    waits = total(summaries(kinds=[MetricKind.JOB_WAIT], window=window, now=now), kind=MetricKind.JOB_WAIT)
+    waits = kind_total(MetricKind.JOB_WAIT, window=window, now=now)
     throughput = (
         [count / (window.total_seconds() / 60 / SLOTS) for count, _ in overall.slots] if overall.slots else []
     )
     chart = charts.line_chart([("requests/min", throughput)], _times(window, now), bars=True)
-    slow_count = total(summaries(kinds=[MetricKind.SLOW_QUERY], window=window, now=now)).count
+    slow_count = kind_total(MetricKind.SLOW_QUERY, window=window, now=now).count
     return _page(
         request,
         tab="overview",
@@ -249,9 +257,7 @@ def queue_health(request: HttpRequest) -> HttpResponse:
 @_staff_get
 def browser(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
-    pages: dict[str, dict[str, Summary]] = {}
-    for item in summaries(kinds=list(BROWSER_KINDS), window=window):
-        pages.setdefault(item.key, {})[item.kind] = item
+    pages = browser_pages(window=window)
     rows = [
         (route, [metrics.get(kind) for kind in BROWSER_KINDS])
         for route, metrics in sorted(pages.items(), key=lambda pair: -max(s.count for s in pair[1].values()))
