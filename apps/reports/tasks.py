@@ -15,8 +15,11 @@ class GenerateParams(BaseModel):
 
     Report pages, the reports API and the command submit through
     ``services.report_run_create``, which validates the request and records the run with
-    its job. A job submitted to the jobs API directly has only these parameters: they are
-    checked here, by the same service function, when it is submitted.
+    its job. A job submitted to the jobs API directly gets no run until it runs
+    (``services.report_run_for_job``), so its request is checked here, by the same
+    service function, when it is submitted. The jobs app checks every job's parameters
+    with its kind's model, so until it can hand a kind's submits to that kind's own
+    service, report_run_create's requests pass through here a second time.
     """
 
     model_config = ConfigDict(extra="forbid")
