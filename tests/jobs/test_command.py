@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from apps.jobs import runner, services
+from apps.jobs.management.commands.jobs import Command
 from apps.jobs.models import Job, Status
 from tests.jobs.conftest import run_until_dead, runs_jobs
 
@@ -240,8 +241,6 @@ def test_purge_refuses_unfinished_status_and_negative_days():
 
 
 def test_every_option_has_help():
-    from apps.jobs.management.commands.jobs import Command
-
     parser = Command().create_parser("manage.py", "jobs")
     subparsers = next(action for action in parser._actions if action.dest == "action")
     for name, subparser in subparsers.choices.items():

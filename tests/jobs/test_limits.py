@@ -15,6 +15,7 @@ import importlib
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -332,15 +333,11 @@ def test_ids_out_of_bigint_range_in_admin_urls_do_not_fail(ops_client):
     ],
 )
 def test_command_numbers_are_bounded(args, message):
-    from django.core.management.base import CommandError
-
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command("jobs", *args)
 
 
 def test_dispatcher_interval_is_bounded():
-    from django.core.management.base import CommandError
-
     for interval in ("-1", "nan", "inf", "86400"):
         with pytest.raises(CommandError, match="--interval must be more than 0"):
             call_command("jobs_dispatcher", "--once", "--interval", interval)

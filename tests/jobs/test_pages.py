@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.test import Client
 from django.urls import reverse
 
 from apps.jobs import runner, services
@@ -425,8 +426,6 @@ def test_actions_need_post(alice_client, alice):
 
 
 def test_actions_need_csrf_token(client, alice):
-    from django.test import Client
-
     job = sleep_job(alice)
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
