@@ -15,8 +15,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from apps.jobs import broker, services
-from apps.jobs.errors import JobInputError, JobStateError
+from apps.jobs.errors import JobIdempotencyConflict, JobInputError, JobStateError
 from apps.jobs.models import Job, JobAttempt, Status
+from apps.jobs.registry import kinds_all
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +109,27 @@ def test_same_idempotency_key_returns_the_existing_job(alice, bob, published, on
     assert bobs.pk != first.pk
     assert Job.objects.count() == 2
     assert published == [first.pk, bobs.pk]
+
+
+def test_get_or_enqueue_says_whether_it_made_the_job(alice, published, on_commit):
+    with on_commit():
+        first, made = services.job_get_or_enqueue("diagnostics.noop", owner=alice, idempotency_key="k")
+        again, made_again = services.job_get_or_enqueue("diagnostics.noop", owner=alice, idempotency_key="k")
+
+    assert (made, made_again) == (True, False)
+    assert again.pk == first.pk
+    assert published == [first.pk]
+
+
+def test_an_idempotency_key_used_for_another_job_is_refused(alice, published):
+    first = services.enqueue("diagnostics.sleep", params={"seconds": 1}, owner=alice, idempotency_key="k")
+
+    for kind, params in (("diagnostics.sleep", {"seconds": 2}), ("diagnostics.noop", {})):
+        with pytest.raises(
+            JobIdempotencyConflict, match=f"'k' was already used for a different job .*{first.uuid}"
+        ):
+            services.enqueue(kind, params=params, owner=alice, idempotency_key="k")
+    assert Job.objects.count() == 1
 
 
 def test_rolled_back_enqueue_leaves_no_job_and_publishes_nothing(alice, published, on_commit):
@@ -313,6 +335,15 @@ def test_scheduled_kinds_are_enqueued_once_per_period(published, on_commit):
     with on_commit():
         services.jobs_enqueue_scheduled(now=now + timedelta(hours=1))
     assert Job.objects.filter(kind="jobs.prune").count() == 2
+
+
+def test_scheduled_jobs_are_counted_as_enqueued_whatever_now_is(published, on_commit):
+    scheduled = [kind for kind in kinds_all() if kind.every is not None]
+    # A day ahead: a job created now is far older than that "now".
+    with on_commit():
+        assert services.jobs_enqueue_scheduled(now=timezone.now() + timedelta(days=1)) == len(scheduled)
+
+    assert Job.objects.filter(kind__in=[kind.name for kind in scheduled]).count() == len(scheduled)
 
 
 def test_prune_deletes_only_old_finished_jobs(published, on_commit, settings):
