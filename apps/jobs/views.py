@@ -211,7 +211,12 @@ def _detail_page(request: HttpRequest, job: Job, etag: str) -> HttpResponse:
 
 
 def _job_action(
-    request: HttpRequest, job_id: UUID, action: Callable[..., Job], *, refused: str, told: Callable
+    request: HttpRequest,
+    job_id: UUID,
+    action: Callable[..., Job],
+    *,
+    refused: str,
+    told: Callable[[Job], tuple[int, str]],
 ) -> HttpResponse:
     """Do ``action`` (a jobs service) to the user's job, say how it went (``told(job)``: a
     message level and text), and go back to the page the form was on (or the job's page)."""
