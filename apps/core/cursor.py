@@ -53,13 +53,12 @@ def moment_parse(value: Any) -> datetime.datetime:
     """A row's creation time in a cursor: ISO 8601 with a zone, not ahead of now."""
     try:
         moment = datetime.datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise InvalidCursor()
         # In UTC, as the database compares it: near year 1 or 9999 that overflows.
-        if moment.astimezone(datetime.UTC) > timezone.now() + FUTURE_MARGIN:
-            raise InvalidCursor()
+        utc = moment.astimezone(datetime.UTC) if moment.tzinfo is not None else None
     except (TypeError, ValueError, OverflowError):
         raise InvalidCursor() from None
+    if utc is None or utc > timezone.now() + FUTURE_MARGIN:
+        raise InvalidCursor()
     return moment
 
 

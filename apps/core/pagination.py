@@ -13,7 +13,8 @@ from django.db.models import Q, QuerySet
 
 from apps.core.cursor import InvalidCursor, cursor_decode, cursor_encode, cursor_value, id_parse, moment_parse
 
-Key = tuple
+# A row's values of the keyset's fields, in order: (created_at, id), (order_date, id), (id,).
+Key = tuple[Any, ...]
 
 
 @dataclasses.dataclass(frozen=True)
