@@ -1,7 +1,8 @@
 """Writes and workflows of reports: validate a request, enqueue its run, write the file.
 
-A request is validated once, by ``report_run_create`` (pages, the reports API and the
-command all submit through it); the run it records is what the job then writes.
+Pages, the reports API and the command submit through ``report_run_create``, which
+validates the request; the run it records is what the job then writes, without
+validating it again.
 
 A run's file is written in constant memory (rows stream from a server-side cursor into
 a temporary file, which the storage then copies in chunks) and recorded with its row
@@ -283,8 +284,8 @@ def report_run_for_job(*, job: Job) -> ReportRun:
 def report_run_generate(*, run: ReportRun, progress: Progress | None = None) -> dict:
     """Write the run's file into the default storage and record it; returns its stats.
 
-    The run holds its request as validated when it was created: its parameters are only
-    read back into the report's parameter model (dates from text), not checked again.
+    The run holds its request as validated when it was created: its parameters are read
+    back into the report's parameter model (dates from text), which they already passed.
     The file is written to a temporary file first and then handed to the storage, which
     copies it in chunks: nothing holds the whole file in memory. A second attempt (after
     a lost worker) replaces the first attempt's file.
