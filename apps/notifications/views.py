@@ -5,7 +5,6 @@ ETag of what they show, and get 304 with no body while nothing changed. The tag 
 the cached bell state, so an unchanged poll costs no database query.
 """
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from uuid import UUID
