@@ -10,7 +10,7 @@ from django.urls import reverse
 from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
-from apps.commerce import selectors
+from apps.commerce import documents, selectors
 from apps.commerce.schemas import (
     CustomerOut,
     OrderDetailOut,
@@ -20,8 +20,7 @@ from apps.commerce.schemas import (
 from apps.commerce.services import ImportInputError, ImportTooLarge, import_enqueue
 from apps.commerce.uploads import upload_limit_text, upload_refusal
 from apps.core.api import ERRORS, ErrorOut, page_limit
-from apps.core.caching import cached_json, json_response
-from apps.core.pagination import next_page_url
+from apps.core.caching import json_response
 
 router = Router(tags=["commerce"])
 
@@ -35,39 +34,15 @@ def list_orders(request: HttpRequest, query: Query[OrderListQuery]):
     # A cursor no page issued is a 422 (InvalidCursor, apps.core.api).
     after = selectors.ORDER_KEYSET.decode(query.cursor) if query.cursor else None
     limit = page_limit(query.limit)
-    # The same first pages are read again and again (newest first): the page is cached as
-    # JSON, keyed by the validated query and the host its next_url names.
     base = request.build_absolute_uri(request.path)
-    key = f"{selectors.CACHE_NAMESPACE}:orders:{base}?{query.model_dump_json(exclude_none=True)}:{limit}"
-    payload = cached_json(
-        key,
-        lambda: _orders_page_serialize(query, limit=limit, after=after, base=base),
-        ttl=selectors.DETAIL_TTL,
-        stale_ttl=selectors.DETAIL_STALE_TTL,
+    return json_response(
+        request, documents.orders_page_json(query=query, limit=limit, after=after, base=base)
     )
-    return json_response(request, payload)
-
-
-def _orders_page_serialize(
-    query: OrderListQuery, *, limit: int, after: selectors.OrderKey | None, base: str
-) -> str:
-    page = selectors.orders_page(
-        filters=selectors.OrderFilters(
-            customer_id=query.customer,
-            status=query.status,
-            date_from=query.date_from,
-            date_to=query.date_to,
-        ),
-        limit=limit,
-        after=after,
-    )
-    next_url = next_page_url(base, query.model_dump(exclude_none=True), page.next_cursor)
-    return OrderPageOut(items=page.rows, next=page.next_cursor, next_url=next_url).model_dump_json()
 
 
 @router.get("/orders/{order_id}", response={200: OrderDetailOut, **ERRORS}, summary="An order and its lines")
 def get_order(request: HttpRequest, order_id: int):
-    payload = selectors.order_detail_json(order_id=order_id)
+    payload = documents.order_detail_json(order_id=order_id)
     if payload is None:
         raise HttpError(404, f"Order {order_id} does not exist.")
     # Conditional GET: a client that has this version gets a bodyless 304.
@@ -80,7 +55,7 @@ def get_order(request: HttpRequest, order_id: int):
     summary="A customer with order count and total spent",
 )
 def get_customer(request: HttpRequest, customer_id: int):
-    payload = selectors.customer_summary_json(customer_id=customer_id)
+    payload = documents.customer_summary_json(customer_id=customer_id)
     if payload is None:
         raise HttpError(404, f"Customer {customer_id} does not exist.")
     return json_response(request, payload)

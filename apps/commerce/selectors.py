@@ -12,8 +12,6 @@ from django.db.models import Count, DecimalField, Model, Prefetch, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.commerce.models import MONEY, Customer, Dataset, LineItem, Order
-from apps.commerce.schemas import CustomerOut, OrderDetailOut
-from apps.core.caching import JsonBody, cached_json
 from apps.core.cursor import day_parse, id_parse
 from apps.core.pagination import Keyset, KeysetPage, keyset_page
 
@@ -123,45 +121,6 @@ def customer_get_summary(*, customer_id: int) -> Customer | None:
         .annotate(order_count=Count("orders"), total_spent=Coalesce(Sum("orders__total_price"), zero))
         .filter(id=customer_id)
         .first()
-    )
-
-
-# Measured (README, "Caching"): an order with its lines costs ~4 ms of CPU to read and
-# serialize, a customer summary ~1.4 ms of query; a cached JSON body ~0.3 ms.
-DETAIL_TTL = 60
-DETAIL_STALE_TTL = 600
-# Bumped by every ORM write to commerce tables and after imports (apps/commerce/cache_tasks.py).
-CACHE_NAMESPACE = "commerce"
-
-
-def customer_summary_key(customer_id: int) -> str:
-    return f"{CACHE_NAMESPACE}:customer-summary:{customer_id}"
-
-
-def customer_summary_serialize(*, customer_id: int) -> str | None:
-    customer = customer_get_summary(customer_id=customer_id)
-    return None if customer is None else CustomerOut.from_orm(customer).model_dump_json()
-
-
-def customer_summary_json(*, customer_id: int) -> JsonBody | None:
-    """The API's customer summary (JSON and ETag), cached: fresh for a minute, stale for ten more."""
-    return cached_json(
-        customer_summary_key(customer_id),
-        lambda: customer_summary_serialize(customer_id=customer_id),
-        ttl=DETAIL_TTL,
-        stale_ttl=DETAIL_STALE_TTL,
-    )
-
-
-def order_detail_json(*, order_id: int) -> JsonBody | None:
-    """The API's order with its lines (JSON and ETag) through the cache."""
-
-    def serialize() -> str | None:
-        order = order_get_with_line_items(order_id=order_id)
-        return None if order is None else OrderDetailOut.from_orm(order).model_dump_json()
-
-    return cached_json(
-        f"{CACHE_NAMESPACE}:order:{order_id}", serialize, ttl=DETAIL_TTL, stale_ttl=DETAIL_STALE_TTL
     )
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 from django.db.models import Count
 from pydantic import BaseModel, ConfigDict, Field
 
-from apps.commerce import selectors, services
+from apps.commerce import documents, services
 from apps.commerce.models import Customer
 from apps.core import caching
 from apps.jobs.models import Queue
@@ -62,14 +62,14 @@ def customer_summaries_warm(limit: int = WARM_CUSTOMERS) -> int:
     )
     count = 0
     for customer_id in top:
-        summary = selectors.customer_summary_serialize(customer_id=customer_id)
+        summary = documents.customer_summary_serialize(customer_id=customer_id)
         if summary is None:  # deleted since the ranking
             continue
         caching.cached_put(
-            selectors.customer_summary_key(customer_id),
+            documents.customer_summary_key(customer_id),
             caching.JsonBody.of(summary),
-            ttl=selectors.DETAIL_TTL,
-            stale_ttl=selectors.DETAIL_STALE_TTL,
+            ttl=documents.DETAIL_TTL,
+            stale_ttl=documents.DETAIL_STALE_TTL,
         )
         count += 1
     return count

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from apps.commerce import selectors
+from apps.commerce import documents, selectors
 from apps.commerce.forms import ImportForm
 from apps.commerce.models import Order
 from apps.commerce.services import IMPORT_JOB_KIND, ImportInputError, ImportTooLarge, import_enqueue
@@ -103,10 +103,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
         # table is cached, keyed by the page it shows, until commerce data changes.
         page_key = ":".join(map(str, (*dataclasses.astuple(filters), _key_text(after), _key_text(before))))
         table = cached(
-            f"{selectors.CACHE_NAMESPACE}:orders-page:{page_key}",
+            f"{documents.CACHE_NAMESPACE}:orders-page:{page_key}",
             lambda: _orders_table(filters, after=after, before=before),
-            ttl=selectors.DETAIL_TTL,
-            stale_ttl=selectors.DETAIL_STALE_TTL,
+            ttl=documents.DETAIL_TTL,
+            stale_ttl=documents.DETAIL_STALE_TTL,
         )
     context = {
         "form": form,

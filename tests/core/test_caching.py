@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.commerce import selectors
+from apps.commerce import documents
 from apps.core import caching
 from apps.jobs.registry import kind_get
 from tests.commerce.test_api import commerce_world
@@ -239,7 +239,7 @@ def test_warm_cache_fills_the_customer_summaries(commerce_data, django_assert_nu
     assert "commerce.customer_summary: 2 keys" in out.getvalue()
     # Customer 1 has the most orders: its summary is served without a query.
     with django_assert_num_queries(0):
-        assert json.loads(selectors.customer_summary_json(customer_id=1).body)["order_count"] == 5
+        assert json.loads(documents.customer_summary_json(customer_id=1).body)["order_count"] == 5
 
 
 @pytest.mark.django_db
