@@ -12,6 +12,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from apps.jobs import broker
+
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -140,8 +142,6 @@ def requires_redis():
 @pytest.fixture
 def published(monkeypatch) -> list[int]:
     """Job ids handed to the broker, in order, instead of to Redis; its queues look empty."""
-    from apps.jobs import broker
-
     sent: list[int] = []
 
     def publish(job_id: int, *, queue: str, timeout: int) -> bool:

@@ -7,6 +7,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
+from redis.asyncio import Redis
 
 
 @dataclasses.dataclass
@@ -33,8 +34,6 @@ def readiness_checks() -> list:
         MigrationsApplied,
     ]
     if settings.REDIS_URL:
-        from redis.asyncio import Redis
-
         url = settings.REDIS_URL
         checks.append(("health_check.contrib.redis.Redis", {"client_factory": lambda: Redis.from_url(url)}))
     return checks

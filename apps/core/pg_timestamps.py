@@ -15,7 +15,9 @@ timestamptz loader with a subclass that keeps its time zone handling.
 import datetime
 import logging
 
+import psycopg
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
 logger = logging.getLogger("apps.core")
 
@@ -42,8 +44,6 @@ def loader_install(*, sender: type, connection: BaseDatabaseWrapper, **kwargs) -
     """connection_created receiver: put the clamping loader on a new PostgreSQL connection."""
     if connection.vendor != "postgresql":
         return
-    import psycopg
-    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
 
     class ClampingTzLoader(BaseTzLoader):
         # Django compares this with the connection's time zone before each cursor and

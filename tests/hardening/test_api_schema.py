@@ -24,6 +24,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from apps.jobs.models import Job
+from apps.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
+from apps.reports.models import ReportRun
 from config.wsgi import application
 from tests.hardening.conftest import Persona
 
@@ -70,10 +73,6 @@ def flatmap_path_parameters(context, path_parameters):
 
 @pytest.fixture
 def real_ids(world):
-    from apps.jobs.models import Job
-    from apps.notifications.models import Notification, WebhookDelivery, WebhookEndpoint
-    from apps.reports.models import ReportRun
-
     REAL_IDS.update(
         order_id=[world.order.pk, 2, 3],
         customer_id=[world.customer.pk, 2],
