@@ -143,12 +143,9 @@ def test_orders_page_ignores_a_damaged_pager_link(alice_client, commerce_data):
 def test_order_page_shows_line_items_in_four_queries(alice_client, commerce_data, html_within):
     # Session, user, order with customer, line items with part and supplier.
     html = html_within(alice_client, "/orders/6/", queries=4)
-    assert "Order 6" in html
-    assert "Customer#000000002" in html
-    assert "Partially fulfilled" in html
+    for shown in ("Order 6", "Customer#000000002", "Partially fulfilled", "Supplier#000000001", "1,802.00"):
+        assert shown in html
     assert html.count("blue steel part") == 3
-    assert "Supplier#000000001" in html
-    assert "1,802.00" in html
 
 
 def test_unknown_order_page_is_404(alice_client, commerce_data):

@@ -70,9 +70,15 @@ def group_size(group: int) -> int:
     return count
 
 
-def test_worker_killed_midway_job_runs_again(live):
-    live.start_workers(workers=2)
+@pytest.fixture
+def workers_and_dispatcher(live):
+    """A cluster of two workers on the default queue, and a dispatcher; the cluster."""
+    cluster = live.start_workers(workers=2)
     live.start_dispatcher()
+    return cluster
+
+
+def test_worker_killed_midway_job_runs_again(live, workers_and_dispatcher):
     job = services.enqueue("diagnostics.sleep", params={"seconds": 3, "steps": 6})
     first_run = live.wait_for(running(job, progress_at_least=1), timeout=START, what="the job to start")
     pid = worker_pid(first_run)
@@ -137,9 +143,7 @@ def test_rolled_back_enqueue_runs_nothing(live, monkeypatch):
     assert f"job-{rolled_back.pk}" not in cluster_log
 
 
-def test_failing_job_succeeds_on_third_attempt_after_growing_delays(live):
-    live.start_workers(workers=2)
-    live.start_dispatcher()
+def test_failing_job_succeeds_on_third_attempt_after_growing_delays(live, workers_and_dispatcher):
     job = services.enqueue("diagnostics.fail", params={"times": 2})
 
     done = live.wait_for(ended(job), timeout=START, what="the third attempt")
@@ -156,9 +160,7 @@ def test_failing_job_succeeds_on_third_attempt_after_growing_delays(live):
         assert waited >= before.retry_delay - 0.1, f"attempt {after.number} started before its backoff"
 
 
-def test_job_failing_every_time_ends_dead_and_replays(live):
-    live.start_workers(workers=2)
-    live.start_dispatcher()
+def test_job_failing_every_time_ends_dead_and_replays(live, workers_and_dispatcher):
     job = services.enqueue("diagnostics.fail", params={"times": 99})
 
     dead = live.wait_for(ended(job), timeout=START, what="the job to end dead")
@@ -184,9 +186,7 @@ def test_job_failing_every_time_ends_dead_and_replays(live):
     assert {a.outcome for a in history} == {Outcome.FAILED}
 
 
-def test_cancel_of_a_running_job_ends_it_within_seconds(live):
-    live.start_workers(workers=2)
-    live.start_dispatcher()
+def test_cancel_of_a_running_job_ends_it_within_seconds(live, workers_and_dispatcher):
     job = services.enqueue("diagnostics.sleep", params={"seconds": 60, "steps": 600})
     started = live.wait_for(running(job, progress_at_least=1), timeout=START, what="the job to start")
 
@@ -200,9 +200,8 @@ def test_cancel_of_a_running_job_ends_it_within_seconds(live):
     assert not process_gone(worker_pid(started))
 
 
-def test_cancel_of_a_job_that_ignores_it_ends_its_worker(live):
-    cluster = live.start_workers(workers=2)
-    live.start_dispatcher()
+def test_cancel_of_a_job_that_ignores_it_ends_its_worker(live, workers_and_dispatcher):
+    cluster = workers_and_dispatcher
     job = services.enqueue("diagnostics.hang", params={"seconds": 60})
     started = live.wait_for(running(job), timeout=START, what="the job to start")
     pid = worker_pid(started)
@@ -228,9 +227,7 @@ def test_cancel_of_a_job_that_ignores_it_ends_its_worker(live):
     )
 
 
-def test_hung_job_times_out_and_ends_dead(live):
-    live.start_workers(workers=2)
-    live.start_dispatcher()
+def test_hung_job_times_out_and_ends_dead(live, workers_and_dispatcher):
     job = services.enqueue("diagnostics.hang", params={"seconds": 60})
 
     dead = live.wait_for(ended(job), timeout=START, what="the timeout")
