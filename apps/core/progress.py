@@ -48,6 +48,13 @@ class ProgressBar:
     def advance(self, count: int) -> None:
         self.update(self.done + count)
 
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        # The last line is printed also when the work failed: it shows how far it got.
+        self.finish()
+
     def finish(self) -> None:
         prefix = "\r" if self.interactive else ""
         self.stream.write(prefix + self.render() + "\n")

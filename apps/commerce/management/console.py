@@ -8,22 +8,13 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, ProgrammingError
 
 from apps.commerce.services import DatasetError, ProgressFactory, first_line
-from apps.core.progress import Progress, ProgressBar
+from apps.core.progress import ProgressBar
 
 
 def progress_bars(stream: TextIO, *, unit: str = "rows") -> ProgressFactory:
     """A ``ProgressBar`` on ``stream`` for each file a service works through; each one prints
     its last line when that file is done (or failed)."""
-
-    @contextmanager
-    def bar(label: str, total: int | None) -> Iterator[Progress]:
-        shown = ProgressBar(stream, label, total, unit=unit)
-        try:
-            yield shown
-        finally:
-            shown.finish()
-
-    return bar
+    return lambda label, total: ProgressBar(stream, label, total, unit=unit)
 
 
 @contextmanager
