@@ -133,8 +133,7 @@ class JobOut(Schema):
 
     @staticmethod
     def resolve_page_url(obj: Job, context: Any) -> str:
-        # The status page (apps/jobs/views.py) lives at /jobs/<uuid>/.
-        return _absolute(context, f"/jobs/{obj.uuid}/")
+        return _absolute(context, reverse("jobs:detail", args=[obj.uuid]))
 
 
 class JobAttemptOut(Schema):
