@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict
@@ -49,9 +50,23 @@ class JobKind:
     user_params: type[BaseModel] | None = None
     # A cap of this kind's own, besides JOBS_USER_MAX_ACTIVE, or None.
     user_quota: UserQuota | None = None
+    # For a kind whose every job writes a record of its own (reports.generate: a report
+    # run): the service that takes each submit of it (the options of
+    # services.job_get_or_enqueue), validates the request, records it, records the job
+    # that carries the record's id (services.job_record) and returns (job, created) ...
+    submit: Callable[..., tuple[Any, bool]] | None = None
+    # ... and the model of the request that service takes: what users see as the kind's
+    # parameters. ``params`` is then the model of what the job itself carries.
+    submit_params: type[BaseModel] | None = None
 
     def params_for(self, *, staff: bool) -> type[BaseModel]:
-        """The parameter model a submit is checked with."""
+        """The model of the parameters a user submits (GET /api/jobs/kinds shows its schema)."""
+        if self.submit_params is not None:
+            return self.submit_params
+        return self.job_params_for(staff=staff)
+
+    def job_params_for(self, *, staff: bool) -> type[BaseModel]:
+        """The model a job's own parameters are checked with when it is recorded."""
         return self.params if staff or self.user_params is None else self.user_params
 
 
@@ -71,11 +86,14 @@ def job(
     every: timedelta | None = None,
     user_params: type[BaseModel] | None = None,
     user_quota: UserQuota | None = None,
+    submit: Callable[..., tuple[Any, bool]] | None = None,
+    submit_params: type[BaseModel] | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register ``func(ctx, params)`` as a job kind. Its docstring describes it to users.
 
     Scheduled kinds (``every``) run on the system queue, which users cannot reach; a
-    public kind cannot be put there.
+    public kind cannot be put there. A kind with a ``submit`` service of its own names the
+    request model it takes (``submit_params``).
     """
     if queue not in Queue.values:
         raise ValueError(f"Job kind {name!r}: queue must be one of {', '.join(Queue.values)}")
@@ -85,6 +103,8 @@ def job(
         raise ValueError(f"Job kind {name!r}: a public kind cannot run on the system queue")
     if every is not None and queue != Queue.SYSTEM:
         raise ValueError(f"Job kind {name!r}: a scheduled kind runs on the system queue")
+    if (submit is None) != (submit_params is None):
+        raise ValueError(f"Job kind {name!r}: a submit service and its submit_params come together")
 
     def register(func: Callable) -> Callable:
         if name in _kinds and _kinds[name].func is not func:
@@ -103,6 +123,8 @@ def job(
             every=every,
             user_params=user_params,
             user_quota=user_quota,
+            submit=submit,
+            submit_params=submit_params,
         )
         return func
 

@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from apps.core import outbound
 from apps.jobs import services as jobs
+from apps.jobs.errors import JobInputError
 from apps.jobs.models import Job, Status
 from apps.notifications import services
 from apps.notifications.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint
@@ -152,7 +153,7 @@ def test_name_that_moved_to_a_private_address_is_refused_at_delivery(alice, fake
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("published", "quiet_heartbeat")
 def test_jobs_own_webhook_url_to_a_private_address_is_refused_at_submission(alice):
-    with pytest.raises(jobs.JobInputError, match="private address"):
+    with pytest.raises(JobInputError, match="private address"):
         jobs.enqueue("diagnostics.noop", owner=alice, webhook_url="http://10.0.0.5/hook")
     assert not Job.objects.exists()
 

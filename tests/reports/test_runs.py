@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.jobs import runner
 from apps.jobs import services as jobs_services
+from apps.jobs.errors import JobInputError
 from apps.jobs.models import Status
 from apps.jobs.registry import kind_get
 from apps.reports import services
@@ -64,7 +65,7 @@ def test_a_generate_job_submitted_through_the_jobs_api_gets_a_run_of_its_owner(a
 
 @pytest.mark.django_db
 def test_a_generate_job_with_bad_params_is_refused_when_submitted(alice):
-    with pytest.raises(jobs_services.JobInputError) as caught:
+    with pytest.raises(JobInputError) as caught:
         jobs_services.enqueue(
             "reports.generate", params={"report": "pricing_summary", "params": {"delta": -1}}, owner=alice
         )

@@ -10,12 +10,10 @@ the same job cannot both win.
 - ``actions``: what users and operators do: cancel, retry or replay, purge;
 - ``recovery``: the dispatcher's steps (due jobs, dead workers, lost messages, schedules).
 
-Callers use this package (``services.enqueue(...)``), not its modules.
+Callers use this package (``services.enqueue(...)``), not its modules; the errors they
+catch are in apps.jobs.errors.
 """
 
-# The named errors live in apps.jobs.errors; these names stay here for callers in other
-# apps that still catch them as services.JobInputError and the like.
-from apps.jobs.errors import JobInputError, JobNotAllowed, JobQuotaExceeded, JobStateError
 from apps.jobs.services.actions import job_cancel, job_retry, jobs_prune, jobs_purge
 from apps.jobs.services.lifecycle import (
     LOG_LINES_KEPT,
@@ -33,15 +31,11 @@ from apps.jobs.services.recovery import (
     jobs_recover_stale,
     jobs_republish_lost,
 )
-from apps.jobs.services.submit import enqueue, job_get_or_enqueue
+from apps.jobs.services.submit import enqueue, job_get_or_enqueue, job_record
 
 __all__ = [
     "LOG_LINES_KEPT",
     "LOST_ATTEMPTS_FORGIVEN",
-    "JobInputError",
-    "JobNotAllowed",
-    "JobQuotaExceeded",
-    "JobStateError",
     "enqueue",
     "job_cancel",
     "job_claim",
@@ -49,6 +43,7 @@ __all__ = [
     "job_get_or_enqueue",
     "job_heartbeat",
     "job_mark_cancelled",
+    "job_record",
     "job_retry",
     "job_succeed",
     "jobs_enqueue_scheduled",

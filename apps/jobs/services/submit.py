@@ -1,5 +1,6 @@
 """Submitting a job: checks (kind, queue, parameters, schedule, quotas), the row, the publish."""
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from apps.jobs.registry import JobKind, kind_get, kinds_all
 
 def _params_validated(kind: JobKind, params: Any, *, staff: bool = True) -> dict:
     try:
-        model = kind.params_for(staff=staff).model_validate(params or {})
+        model = kind.job_params_for(staff=staff).model_validate(params or {})
     except pydantic.ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in error['loc']) or 'params'}: {error['msg']}" for error in exc.errors()
@@ -104,28 +105,38 @@ def _quota_enforce(*, kind: JobKind, owner: AbstractBaseUser) -> None:
 
 def enqueue(kind: str, **options: Any) -> Job:
     """Record a job and publish it to its queue when the transaction commits (the options
-    and rules: job_get_or_enqueue)."""
+    and rules: job_record)."""
     job, _ = job_get_or_enqueue(kind, **options)
     return job
 
 
-def job_get_or_enqueue(
-    kind: str,
-    *,
-    params: dict | None = None,
-    owner: AbstractBaseUser | None = None,
-    queue: str | None = None,
-    run_at: datetime | None = None,
-    idempotency_key: str | None = None,
-    webhook_url: str = "",
-    user_submitted: bool = False,
-) -> tuple[Job, bool]:
+def job_get_or_enqueue(kind: str, **options: Any) -> tuple[Job, bool]:
+    """Record a job and publish it to its queue when the transaction commits; returns it,
+    and whether this call created it (the options and rules: job_record).
+
+    A kind whose jobs each write a record of their own names the service that takes its
+    submits (JobKind.submit; reports.generate records a report run): that service
+    validates the request, records it and calls job_record for a job that carries the
+    record's id, so that every way of asking for such a job leaves the same record.
+    """
+    job_kind = kind_get(kind)
+    if job_kind.submit is not None:
+        return job_kind.submit(**options)
+    return _job_recorded(job_kind, **options)
+
+
+def job_record(kind: str, **options: Any) -> tuple[Job, bool]:
     """Record a job and publish it to its queue when the transaction commits; returns it,
     and whether this call created it.
+
+    A kind's own submit service (JobKind.submit) calls this for the job of the record it
+    writes; every other submit comes here through job_get_or_enqueue.
 
     A rolled-back transaction leaves no row and publishes nothing. With an
     ``idempotency_key`` the same owner already used for the same kind and parameters,
     that job is returned (not created); used for a different job, JobIdempotencyConflict.
+    A submit service whose job carries only its record's id says what "the same" is:
+    ``same_request(earlier_job)``, whether the earlier job's record asked for the same.
     ``run_at`` is bounded on every path (run_at_checked).
 
     ``user_submitted``: the owner asked for this job (API, pages, a command on their
@@ -134,7 +145,23 @@ def job_get_or_enqueue(
     user bounds, and the owner under the quotas (JobNotAllowed, JobInputError,
     JobQuotaExceeded).
     """
-    job_kind = kind_get(kind)
+    return _job_recorded(kind_get(kind), **options)
+
+
+def _job_recorded(
+    job_kind: JobKind,
+    *,
+    params: dict | None = None,
+    owner: AbstractBaseUser | None = None,
+    queue: str | None = None,
+    run_at: datetime | None = None,
+    idempotency_key: str | None = None,
+    webhook_url: str = "",
+    user_submitted: bool = False,
+    same_request: Callable[[Job], bool] | None = None,
+) -> tuple[Job, bool]:
+    """job_record, for a kind already looked up."""
+    kind = job_kind.name
     checked = user_submitted and not (owner is not None and owner.is_staff)
     if checked and not job_kind.public:
         raise JobNotAllowed(f"Job kind {kind!r} can only be submitted by staff.")
@@ -150,10 +177,13 @@ def job_get_or_enqueue(
     now = timezone.now()
     due_at = run_at_checked(run_at, now=now)
 
+    def same(job: Job) -> bool:
+        return same_request(job) if same_request is not None else job.params == clean_params
+
     if idempotency_key:
         existing = Job.objects.filter(owner=owner, idempotency_key=idempotency_key).first()
         if existing is not None:
-            return _same_request(existing, kind=kind, params=clean_params), False
+            return _same_request(existing, kind=kind, same=same), False
 
     job = Job(
         kind=kind,
@@ -174,12 +204,12 @@ def job_get_or_enqueue(
             job, created = _job_inserted(job)
     else:
         job, created = _job_inserted(job)
-    return (job, True) if created else (_same_request(job, kind=kind, params=clean_params), False)
+    return (job, True) if created else (_same_request(job, kind=kind, same=same), False)
 
 
-def _same_request(job: Job, *, kind: str, params: dict) -> Job:
+def _same_request(job: Job, *, kind: str, same: Callable[[Job], bool]) -> Job:
     """``job``, found by its idempotency key, if it is what this submit asks for."""
-    if job.kind != kind or job.params != params:
+    if job.kind != kind or not same(job):
         raise JobIdempotencyConflict(
             f"Idempotency key {job.idempotency_key!r} was already used for a different job "
             f"({job.kind} {job.uuid})."
