@@ -71,6 +71,11 @@ class ReportRun(models.Model):
         return f"{self.report} {self.uuid}"
 
     @property
+    def request(self) -> dict:
+        """What was asked for: the report, its parameters (as validated) and the format."""
+        return {"report": self.report, "params": self.params, "format": self.format}
+
+    @property
     def state(self) -> str:
         """ready, expired, or the state of its job: queued, running, retrying, failed, cancelled."""
         if self.expired_at is not None:

@@ -100,8 +100,13 @@ def report_runs_by_ids_for_user(*, user: AbstractBaseUser, run_ids: list[UUID]) 
     return list(report_runs_list_for_user(user=user).filter(uuid__in=run_ids))
 
 
+def report_run_get(*, run_id: int) -> ReportRun | None:
+    """The run with this primary key (what a generate job carries), or None."""
+    return ReportRun.objects.filter(pk=run_id).first()
+
+
 def report_run_of_job(*, job_id: int) -> ReportRun | None:
-    """The run that the generate job ``job_id`` writes, or None if it has none yet."""
+    """The run that the generate job ``job_id`` writes, or None (a job of another kind)."""
     return ReportRun.objects.filter(job_id=job_id).first()
 
 

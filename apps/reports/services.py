@@ -1,8 +1,9 @@
 """Writes and workflows of reports: validate a request, enqueue its run, write the file.
 
-Pages, the reports API and the command submit through ``report_run_create``, which
-validates the request; the run it records is what the job then writes, without
-validating it again.
+Pages, the reports API and the command submit through ``report_run_create``, a generate
+job asked for through the jobs app through ``report_run_submit``: both validate the
+request once and record it as a run, the one record of it; the run's job carries only
+the run's id, and the job writes that run without validating it again.
 
 A run's file is written in constant memory (rows stream from a server-side cursor into
 a temporary file, which the storage then copies in chunks) and recorded with its row
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 from django.conf import settings
@@ -33,7 +34,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from apps.core.progress import Progress
 from apps.jobs import services as jobs_services
-from apps.jobs.errors import JobInputError, JobQuotaExceeded
+from apps.jobs.errors import JobInputError
 from apps.jobs.models import Job
 from apps.reports import selectors
 from apps.reports.catalog import ReportDefinition, UnknownReport, report_definition
@@ -59,6 +60,19 @@ class ReportInputError(JobInputError):
     def __init__(self, message: str, *, problems: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(message)
         self.problems = problems
+
+
+# The request of a generate job submitted through the jobs app (POST /api/jobs): its kind
+# shows this model as its parameters, and report_run_submit checks a submit's shape with it
+# before report_request_validated checks its content. The job itself carries only the
+# id of the run that records the request.
+class GenerateParams(pydantic.BaseModel):
+    """What to generate: a report from the catalog, its parameters and the file format."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    report: str = pydantic.Field(description="Name of a report in the catalog (GET /api/reports/catalog).")
+    params: dict = pydantic.Field(default_factory=dict, description="The report's parameters.")
+    format: Literal["csv", "xlsx"] = "csv"
 
 
 @dataclass(frozen=True)
@@ -225,7 +239,6 @@ def _expiry(start: datetime) -> datetime:
     return start + timedelta(days=settings.REPORTS_RETENTION_DAYS)
 
 
-@transaction.atomic
 def report_run_create(
     *, owner: AbstractBaseUser | None, report: str, params: dict | None, format: str = Format.CSV
 ) -> ReportRun:
@@ -233,52 +246,82 @@ def report_run_create(
 
     A run with an owner is the owner's submit: unless they are staff, it counts against
     REPORTS_USER_MAX_ACTIVE and JOBS_USER_MAX_ACTIVE (the jobs app's JobQuotaExceeded,
-    with its retry_after, when over). ReportInputError for anything else refused.
+    with its retry_after, when over). ReportInputError for a request that is not valid.
     """
     definition, clean, format = report_request_validated(report=report, params=params, format=format)
-    clean_params = clean.model_dump(mode="json")
+    run, _ = _report_run_recorded(
+        definition=definition, params=clean, format=format, owner=owner, user_submitted=owner is not None
+    )
+    return run
+
+
+def report_run_submit(
+    *, params: dict | None = None, owner: AbstractBaseUser | None = None, **job_options: Any
+) -> tuple[Job, bool]:
+    """A generate job submitted through the jobs app (POST /api/jobs, jobs.services.enqueue;
+    the kind's submit service): its request (``params``: report, params, format) is
+    validated and recorded as a run, as report_run_create does. Returns the run's job and
+    whether this call created it (an idempotent repeat returns the first submit's job).
+
+    ``job_options``: the rest of the submit (queue, run_at, idempotency_key, webhook_url,
+    user_submitted), which jobs.services.job_record checks. ReportInputError for a request
+    that is not valid; the jobs app's errors for a submit it refuses.
+    """
     try:
-        job = jobs_services.enqueue(
-            GENERATE_JOB,
-            params={"report": definition.name, "params": clean_params, "format": format},
-            owner=owner,
-            user_submitted=owner is not None,
-        )
-    except JobQuotaExceeded:
-        raise
-    except JobInputError as exc:
-        raise ReportInputError(str(exc)) from None
-    return ReportRun.objects.create(
+        request = GenerateParams.model_validate(params or {})
+    except pydantic.ValidationError as exc:
+        text = "; ".join(f"{where or 'params'}: {message}" for where, message in _problems(exc))
+        raise ReportInputError(f"Invalid params for {GENERATE_JOB}: {text}") from None
+    definition, clean, format = report_request_validated(
+        report=request.report, params=request.params, format=request.format
+    )
+    run, created = _report_run_recorded(
+        definition=definition, params=clean, format=format, owner=owner, **job_options
+    )
+    return run.job, created
+
+
+@transaction.atomic
+def _report_run_recorded(
+    *,
+    definition: ReportDefinition,
+    params: pydantic.BaseModel,
+    format: str,
+    owner: AbstractBaseUser | None,
+    **job_options: Any,
+) -> tuple[ReportRun, bool]:
+    """Record a validated request as a run, with the job that writes it; (run, created).
+
+    1. Record the run: the one record of the request (report, parameters, format).
+    2. Record its job, which carries only the run's id, through the jobs app's checks
+       (quotas, queue, schedule, idempotency key). An idempotency key used before returns
+       that submit's job if its run recorded the same request (JobIdempotencyConflict if
+       not); the run of step 1 is then dropped, and the earlier one returned.
+    3. Link the run to its job.
+    """
+    run = ReportRun.objects.create(
         report=definition.name,
-        params=clean_params,
+        params=params.model_dump(mode="json"),
         format=format,
-        job=job,
         owner=owner,
         expires_at=_expiry(timezone.now()),
     )
 
+    def same_request(earlier: Job) -> bool:
+        earlier_run = selectors.report_run_of_job(job_id=earlier.pk)
+        return earlier_run is not None and earlier_run.request == run.request
 
-def report_run_for_job(*, job: Job) -> ReportRun:
-    """The run a generate job writes: the one report_run_create recorded with it.
-
-    A job submitted to the jobs API (``jobs.services.enqueue``) has none yet: its request
-    was validated there, by the kind's parameters (GenerateParams), and its run is recorded
-    now, owned by the job's owner, from the job's clean parameters.
-    """
-    run = selectors.report_run_of_job(job_id=job.pk)
-    if run is not None:
-        return run
-    run, _ = ReportRun.objects.get_or_create(
-        job=job,
-        defaults={
-            "report": job.params["report"],
-            "params": job.params.get("params") or {},
-            "format": job.params.get("format") or Format.CSV,
-            "owner_id": job.owner_id,
-            "expires_at": _expiry(timezone.now()),
-        },
+    job, created = jobs_services.job_record(
+        GENERATE_JOB, params={"run_id": run.pk}, owner=owner, same_request=same_request, **job_options
     )
-    return run
+    if not created:
+        run.delete()
+        earlier = selectors.report_run_of_job(job_id=job.pk)
+        earlier.job = job
+        return earlier, False
+    run.job = job
+    run.save(update_fields=["job"])
+    return run, True
 
 
 def report_run_generate(*, run: ReportRun, progress: Progress | None = None) -> dict:

@@ -40,7 +40,8 @@ def test_enqueue_prints_the_job_id_and_records_the_run(alice):
     assert out.strip() == str(run.job.uuid)
     assert run.owner == alice
     assert run.params == {"delta": 60}
-    assert run.job.params == {"report": "pricing_summary", "params": {"delta": 60}, "format": "xlsx"}
+    assert run.job.params == {"run_id": run.pk}
+    assert (run.report, run.params, run.format) == ("pricing_summary", {"delta": 60}, "xlsx")
 
 
 @pytest.mark.parametrize(
