@@ -142,6 +142,16 @@ def test_a_bad_request_is_a_422_and_leaves_no_run_and_no_job(alice_client, reque
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_submit_the_jobs_app_refuses_leaves_no_run_and_no_job(alice_client, broker_stubbed):
+    response = submit_generate(alice_client, queue="high")
+
+    assert response.status_code == 403
+    assert response.json()["message"].startswith("reports.generate runs on the default queue")
+    assert not ReportRun.objects.exists()
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_job_whose_run_is_gone_fails_permanently(alice, broker_stubbed):
     run = services.report_run_create(owner=alice, report="pricing_summary", params={})
     job, run_id = run.job, run.pk
