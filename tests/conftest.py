@@ -6,12 +6,14 @@ alice owns things, bob is another ordinary user, ops is staff.
 import ipaddress
 import os
 import socket
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from apps.commerce.services import dataset_generate
 from apps.jobs import broker
 
 PASSWORD = "correct-horse-battery-staple"
@@ -50,6 +52,21 @@ def _collected_static(tmp_path_factory):
 def _fast_password_hashing(settings):
     # Personas are created in most tests; a deliberately slow hasher would dominate the run.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(scope="session")
+def tpch_dir(tmp_path_factory) -> Path:
+    """tpchgen-cli's CSV files of scale 0.01, generated once per session (tests only read them)."""
+    folder = tmp_path_factory.mktemp("tpch-0.01")
+    dataset_generate(scale=Decimal("0.01"), directory=folder)
+    return folder
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    """Stored files (uploads, report files) go to a folder of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ plain ``db`` fixture (rolled back), which leaves the loaded rows alone.
 """
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.core.management.color import no_style
 from django.db import connection
 
 from apps.commerce.models import Dataset, Nation, Region
-from apps.commerce.services import TABLES, dataset_generate, dataset_load
+from apps.commerce.services import TABLES, dataset_load
 from tests.commerce.factories import (
     customer_create,
     line_item_shipped,
@@ -22,13 +21,6 @@ from tests.commerce.factories import (
     part_create,
     supplier_create,
 )
-
-
-@pytest.fixture(scope="session")
-def tpch_csv_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tpch-reports-0.01")
-    dataset_generate(scale=Decimal("0.01"), directory=folder)
-    return folder
 
 
 def commerce_tables_empty() -> None:
@@ -41,19 +33,12 @@ def commerce_tables_empty() -> None:
 
 
 @pytest.fixture(scope="module")
-def tpch(django_db_setup, django_db_blocker, tpch_csv_dir):
+def tpch(django_db_setup, django_db_blocker, tpch_dir):
     with django_db_blocker.unblock():
-        dataset_load(scale="0.01", replace=True, directory=tpch_csv_dir)
+        dataset_load(scale="0.01", replace=True, directory=tpch_dir)
     yield
     with django_db_blocker.unblock():
         commerce_tables_empty()
-
-
-@pytest.fixture
-def media(settings, tmp_path):
-    """Report files go to a fresh folder per test."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
 
 
 @pytest.fixture
