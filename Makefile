@@ -23,7 +23,14 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
 
-demo-data: migrate
+# Commands typed by hand (manage.py, benchmarks, the README's examples) read .env: make run
+# writes one for this checkout once, with DEBUG on and a random local SECRET_KEY (never
+# committed; real environment variables win over it).
+.env: | $(BIN)/python
+	@$(BIN)/python -c "import secrets; print('DEBUG=1'); print('SECRET_KEY=' + secrets.token_urlsafe(50))" > .env
+	@echo "wrote .env (DEBUG=1 and a local SECRET_KEY) for commands run by hand"
+
+demo-data: migrate .env
 	$(BIN)/python manage.py ensure_demo_user
 	$(BIN)/python manage.py load_tpch --scale 0.01 --if-empty
 
