@@ -39,6 +39,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The debug toolbar costs every request; it exists only with DEBUG on.
 DEBUG_TOOLBAR = DEBUG and env.bool("DEBUG_TOOLBAR", default=True)
+# Collapsed to its handle at first: open, it covers the top bar (and "Log out").
+DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}
 INTERNAL_IPS = ["127.0.0.1", "::1"]
 
 INSTALLED_APPS = [
