@@ -2,7 +2,8 @@
 
 Both databases stage a validated file in a temporary table (``STAGING_TABLE``, one row a
 line) and run the same queries over it; on PostgreSQL the staged values are text, cast
-to the table's types where they are compared.
+to the table's types where they are compared. A value that broke its column's rule is
+staged as NULL (already reported): the checks pass over it, and see the line's other values.
 """
 
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from django.db import connection, models
 from django.db.models.options import Options
 
-from apps.commerce.services.loading.rules import ColumnRule, LoadRejected, RowError
+from apps.commerce.services.loading.rules import ColumnRule, RowError
 from apps.commerce.services.tables import TpchTable
 
 # The temporary table a validated load stages its rows in (one per transaction).
@@ -43,18 +44,17 @@ def _unique_keys(table: TpchTable, rules: list[ColumnRule]) -> list[list[ColumnR
     return keys
 
 
-def keys_check(
+def keys_problems(
     table: TpchTable, rules: list[ColumnRule], cursor: Any, max_errors: int, *, postgresql: bool
-) -> None:
-    """References, duplicates in the file, keys already taken: set-based, first lines first."""
+) -> list[RowError]:
+    """References, duplicates in the file, keys already taken: set-based, the first lines
+    of each check (``max_errors + 1`` at most, so that a caller can tell there are more)."""
     limit = max_errors + 1
     errors = _missing_references(rules, cursor, limit, postgresql=postgresql)
     for key in _unique_keys(table, rules):
         errors += _repeated_keys(table, key, cursor, limit, postgresql=postgresql)
         errors += _taken_keys(table, key, cursor, limit, postgresql=postgresql)
-    if errors:
-        errors.sort(key=lambda error: error.line)
-        raise LoadRejected(table, errors[:max_errors], more=len(errors) > max_errors)
+    return errors
 
 
 # Identifiers come from the models and are quoted; values go as parameters.
@@ -71,7 +71,8 @@ def _missing_references(
         parent = rule.field.related_model._meta
         value = staged_value(rule, postgresql=postgresql)
         cursor.execute(
-            f"SELECT s.line, {value} FROM {qn(STAGING_TABLE)} s WHERE NOT EXISTS "  # noqa: S608
+            f"SELECT s.line, {value} FROM {qn(STAGING_TABLE)} s "  # noqa: S608
+            f"WHERE s.{qn(rule.csv)} IS NOT NULL AND NOT EXISTS "
             f"(SELECT 1 FROM {qn(parent.db_table)} p WHERE p.{qn(rule.field.target_field.column)} = {value}) "
             "ORDER BY s.line LIMIT %s",
             [limit],
@@ -89,14 +90,17 @@ def _repeated_keys(
     staging = connection.ops.quote_name(STAGING_TABLE)
     values = [staged_value(rule, postgresql=postgresql) for rule in key]
     listed = ", ".join(values)
-    cursor.execute(f"SELECT 1 FROM {staging} s GROUP BY {listed} HAVING count(*) > 1 LIMIT 1")  # noqa: S608
+    known = " AND ".join(f"s.{connection.ops.quote_name(rule.csv)} IS NOT NULL" for rule in key)
+    cursor.execute(
+        f"SELECT 1 FROM {staging} s WHERE {known} GROUP BY {listed} HAVING count(*) > 1 LIMIT 1"  # noqa: S608
+    )
     if not cursor.fetchone():
         return []
     aliases = ", ".join(f"{value} AS k{index}" for index, value in enumerate(values))
     keys = ", ".join(f"d.k{index}" for index in range(len(values)))
     cursor.execute(
         f"SELECT d.line, d.first, {keys} FROM (SELECT s.line, {aliases}, "  # noqa: S608
-        f"min(s.line) OVER (PARTITION BY {listed}) AS first FROM {staging} s) d "
+        f"min(s.line) OVER (PARTITION BY {listed}) AS first FROM {staging} s WHERE {known}) d "
         "WHERE d.line > d.first ORDER BY d.line LIMIT %s",
         [limit],
     )

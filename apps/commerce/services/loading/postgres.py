@@ -3,8 +3,9 @@
 - ``copy_load`` (``load_tpch``, trusted files): one COPY into the table; PostgreSQL's
   first bad value stops it with its own message.
 - ``validated_load`` (the import): COPY into a staging table of text columns, find the
-  bad lines with one scan (``ColumnRule.invalid_sql``), check the keys set-based, then
-  COPY the checked file again, now into the table.
+  bad lines with one scan (``ColumnRule.invalid_sql``), check the keys set-based (the
+  problems of both checks are reported together), then COPY the checked file again, now
+  into the table.
 """
 
 import re
@@ -22,7 +23,7 @@ from apps.commerce.services.loading.files import (
     header_parsed,
     line_ended,
 )
-from apps.commerce.services.loading.keys import STAGING_TABLE, keys_check, staged_value
+from apps.commerce.services.loading.keys import STAGING_TABLE, keys_problems, staged_value
 from apps.commerce.services.loading.rules import (
     ColumnRule,
     LoadRejected,
@@ -74,10 +75,13 @@ def validated_load(table: TpchTable, path: Path, tally: Tally, max_errors: int) 
         rows = _staged(cursor, table, rules, stream, header, tally)
 
         tally.stage("checking values")
-        _values_check(cursor, table, rules, max_errors)
+        errors, more = _values_problems(cursor, table, rules, max_errors)
 
-        tally.stage("checking keys")
-        keys_check(table, rules, cursor, max_errors, postgresql=True)
+        if not more and len(errors) <= max_errors:
+            tally.stage("checking keys")
+            errors += keys_problems(table, rules, cursor, max_errors, postgresql=True)
+        if errors:
+            raise LoadRejected.capped(table, errors, max_errors, more=more)
 
         tally.stage("writing rows")
         suffix_of = None
@@ -133,8 +137,14 @@ def _staged(
         raise LoadRejected(table, [_copy_shape_error(rules, exc)]) from None
 
 
-def _values_check(cursor: Any, table: TpchTable, rules: list[ColumnRule], max_errors: int) -> None:
-    """One scan of the staging table for lines that break a column rule, worded by ``convert``."""
+def _values_problems(
+    cursor: Any, table: TpchTable, rules: list[ColumnRule], max_errors: int
+) -> tuple[list[RowError], bool]:
+    """One scan of the staging table for lines that break a column rule, worded by ``convert``.
+
+    Returns the problems of the first lines, and whether more lines have some. Each bad
+    value is then staged as NULL, so that the key checks pass over it and can cast the rest.
+    """
     qn = connection.ops.quote_name
     names = ", ".join(qn(rule.csv) for rule in rules)
     conditions, params = [], []
@@ -149,14 +159,27 @@ def _values_check(cursor: Any, table: TpchTable, rules: list[ColumnRule], max_er
         [*params, max_errors + 1],
     )
     bad_lines = cursor.fetchall()
-    if not bad_lines:
-        return
     errors = []
     for line, *record in bad_lines[:max_errors]:
         errors.extend(record_errors(rules, list(record), line) or [_unexplained(line)])
-    raise LoadRejected(
-        table, errors[:max_errors], more=len(bad_lines) > max_errors or len(errors) > max_errors
-    )
+    more = len(bad_lines) > max_errors
+    if errors and not more:
+        _bad_values_cleared(cursor, errors)
+    return errors, more
+
+
+def _bad_values_cleared(cursor: Any, errors: list[RowError]) -> None:
+    """Stage each reported bad value as NULL; a line whose fault has no column goes."""
+    qn = connection.ops.quote_name
+    staging = qn(STAGING_TABLE)
+    lines_by_column: dict[str | None, list[int]] = {}
+    for error in errors:
+        lines_by_column.setdefault(error.column, []).append(error.line)
+    for column, lines in lines_by_column.items():
+        if column is None:
+            cursor.execute(f"DELETE FROM {staging} WHERE line = ANY(%s)", [lines])  # noqa: S608
+        else:
+            cursor.execute(f"UPDATE {staging} SET {qn(column)} = NULL WHERE line = ANY(%s)", [lines])  # noqa: S608
 
 
 def _table_copy(

@@ -58,6 +58,14 @@ class LoadRejected(DatasetError):
         self.more = more
         super().__init__(f"Import failed at {table.filename} {self.errors[0].text}.")
 
+    @classmethod
+    def capped(
+        cls, table: TpchTable, errors: list[RowError], max_errors: int, *, more: bool = False
+    ) -> "LoadRejected":
+        """The first ``max_errors`` of ``errors`` by line; ``more`` if any were left out."""
+        ordered = sorted(errors, key=lambda error: error.line)
+        return cls(table, ordered[:max_errors], more=more or len(ordered) > max_errors)
+
 
 @dataclass(frozen=True)
 class ColumnRule:
@@ -190,15 +198,27 @@ def column_rules(table: TpchTable) -> list[ColumnRule]:
 
 def record_errors(rules: list[ColumnRule], record: list[str], line: int) -> list[RowError]:
     """Every problem of one CSV record, worded for a person."""
+    return record_values(rules, record, line)[1]
+
+
+def record_values(
+    rules: list[ColumnRule], record: list[str], line: int
+) -> tuple[tuple[Any, ...] | None, list[RowError]]:
+    """The record's values converted, None for each bad one, and every problem worded.
+
+    The values are None as a whole when the record has the wrong number of columns. The
+    good values of a bad record still take part in the key checks.
+    """
     if len(record) != len(rules):
-        return [RowError(line, None, f"expected {len(rules)} columns (got {len(record)})")]
-    errors = []
+        return None, [RowError(line, None, f"expected {len(rules)} columns (got {len(record)})")]
+    values, errors = [], []
     for rule, raw in zip(rules, record, strict=True):
         try:
-            rule.convert(raw)
+            values.append(rule.convert(raw))
         except ValueError as exc:
+            values.append(None)
             errors.append(RowError(line, rule.csv, str(exc)))
-    return errors
+    return tuple(values), errors
 
 
 def record_converted(rules: list[ColumnRule], record: list[str]) -> tuple[Any, ...] | None:

@@ -3,9 +3,10 @@
 - ``insert_load`` (``load_tpch``, trusted files): converted rows straight into the
   table; the first bad value stops the load. Line items get their order's date with one
   ``UPDATE`` of the lines just written.
-- ``validated_load`` (the import): every row converted and staged with its line number,
-  the keys checked set-based, then ``INSERT … SELECT`` from the staging table, which
-  joins each line item's order for its date.
+- ``validated_load`` (the import): every row converted and staged with its line number
+  (a bad value as NULL), the keys checked set-based (the problems of both checks are
+  reported together), then ``INSERT … SELECT`` from the staging table, which joins each
+  line item's order for its date.
 """
 
 import csv
@@ -16,13 +17,14 @@ from typing import Any
 from django.db import connection
 
 from apps.commerce.services.loading.files import header_check, record_batches
-from apps.commerce.services.loading.keys import STAGING_TABLE, keys_check
+from apps.commerce.services.loading.keys import STAGING_TABLE, keys_problems
 from apps.commerce.services.loading.rules import (
     LoadRejected,
     RowError,
     column_rules,
     record_converted,
     record_errors,
+    record_values,
 )
 from apps.commerce.services.order_dates import lineitem_order_dates_fill, order_date_sql
 from apps.commerce.services.progress import Tally
@@ -85,21 +87,24 @@ def validated_load(table: TpchTable, path: Path, tally: Tally, max_errors: int) 
             for offset, record in enumerate(batch):
                 converted = record_converted(rules, record)
                 if converted is None:
-                    errors.extend(record_errors(rules, record, first + offset))
-                elif not errors:
+                    # Its good values still take part in the key checks.
+                    converted, problems = record_values(rules, record, first + offset)
+                    errors.extend(problems)
+                if converted is not None:
                     values.append((first + offset, *converted))
             if len(errors) > max_errors:
                 more = True
                 break
-            if values and not errors:
+            if values:
                 cursor.executemany(sql, values)
             rows += len(batch)
             tally.add(len(batch))
-        if errors:
-            raise LoadRejected(table, errors[:max_errors], more=more)
 
-        tally.stage("checking keys")
-        keys_check(table, rules, cursor, max_errors, postgresql=False)
+        if not more:
+            tally.stage("checking keys")
+            errors += keys_problems(table, rules, cursor, max_errors, postgresql=False)
+        if errors:
+            raise LoadRejected.capped(table, errors, max_errors, more=more)
 
         tally.stage("writing rows")
         columns = ", ".join(qn(column) for column in table.written_columns)
