@@ -64,6 +64,8 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.reports",
     "apps.monitoring",
+    # /graphql: reads commerce, jobs, reports and notifications, so it sits above them.
+    "apps.graphql_api",
     *(["debug_toolbar"] if DEBUG_TOOLBAR else []),
     "silk",
 ]
@@ -313,6 +315,11 @@ PERMISSIONS_POLICY = (
 # --- Tempo --------------------------------------------------------------------------
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
+# /graphql (apps.graphql_api.limits): the deepest selection, the most tokens and the most
+# aliases one document may have; lists are capped by API_MAX_PAGE_SIZE like the JSON API's.
+GRAPHQL_MAX_DEPTH = env.int("GRAPHQL_MAX_DEPTH", default=6)
+GRAPHQL_MAX_TOKENS = env.int("GRAPHQL_MAX_TOKENS", default=2000)
+GRAPHQL_MAX_ALIASES = env.int("GRAPHQL_MAX_ALIASES", default=15)
 TPCH_GENERATOR = env.str("TPCH_GENERATOR", default="tpchgen-cli")
 
 # --- Jobs (django-q2: one cluster per queue) ----------------------------------------

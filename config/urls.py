@@ -5,6 +5,7 @@ from django.urls import URLPattern, include, path
 from silk import urls as silk_urls
 
 from apps.core.views import ReadinessView, ThrottledPasswordResetView, healthz, missing_is_404
+from apps.graphql_api.views import graphql_view
 from apps.monitoring.views.prometheus import metrics
 from config.api import api
 
@@ -35,6 +36,7 @@ urlpatterns = [
     path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/", api.urls),
+    path("graphql", graphql_view, name="graphql"),
     path("jobs/", include("apps.jobs.urls")),
     path("notifications/", include("apps.notifications.urls")),
     path("reports/", include("apps.reports.urls")),
