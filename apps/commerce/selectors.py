@@ -6,13 +6,14 @@ read here is bounded: lists use keyset pagination on an index, never OFFSET or C
 
 import dataclasses
 import datetime
+from typing import Any
 
 from django.db import connections
-from django.db.models import Count, DecimalField, Model, Prefetch, Sum, Value
+from django.db.models import Count, DecimalField, Model, Prefetch, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.commerce.models import MONEY, Customer, Dataset, LineItem, Order
-from apps.core.cursor import day_parse, id_parse
+from apps.core.cursor import InvalidCursor, day_parse, id_parse
 from apps.core.pagination import Keyset, KeysetPage, keyset_page
 
 # The sort key of the order lists, newest first, served by the index order_date_id_idx.
@@ -58,9 +59,9 @@ def orders_page(
     return page
 
 
-def order_get_with_line_items(*, order_id: int) -> Order | None:
-    """The order with its customer and its line items (with part and supplier): two queries."""
-    line_items = LineItem.objects.select_related("part", "supplier").only(
+def _line_items() -> QuerySet[LineItem]:
+    """Line items with their part and supplier, only the columns the pages and the API show."""
+    return LineItem.objects.select_related("part", "supplier").only(
         "id",
         "order_id",
         "line_number",
@@ -80,23 +81,57 @@ def order_get_with_line_items(*, order_id: int) -> Order | None:
         "supplier__id",
         "supplier__name",
     )
+
+
+def _order_with_customer() -> QuerySet[Order]:
+    return Order.objects.select_related("customer").only(
+        "id",
+        "status",
+        "total_price",
+        "order_date",
+        "priority",
+        "clerk",
+        "ship_priority",
+        "comment",
+        "customer__id",
+        "customer__name",
+    )
+
+
+def order_get_with_line_items(*, order_id: int) -> Order | None:
+    """The order with its customer and its line items (with part and supplier): two queries."""
     return (
-        Order.objects.select_related("customer")
-        .only(
-            "id",
-            "status",
-            "total_price",
-            "order_date",
-            "priority",
-            "clerk",
-            "ship_priority",
-            "comment",
-            "customer__id",
-            "customer__name",
-        )
-        .prefetch_related(Prefetch("line_items", queryset=line_items.order_by("line_number")))
+        _order_with_customer()
+        .prefetch_related(Prefetch("line_items", queryset=_line_items().order_by("line_number")))
         .filter(id=order_id)
         .first()
+    )
+
+
+def order_get(*, order_id: int) -> Order | None:
+    """The order with its customer, without its line items: one query."""
+    return _order_with_customer().filter(id=order_id).first()
+
+
+def order_exists(*, order_id: int) -> bool:
+    return Order.objects.filter(id=order_id).exists()
+
+
+def _line_number_parse(value: Any) -> int:
+    # A line number in a cursor: exactly an int of the column's range (not 1.5, "1", true).
+    if type(value) is not int or not -(2**31) <= value < 2**31:
+        raise InvalidCursor()
+    return value
+
+
+# Line items of an order in their own order, served by the (order, line_number) unique index.
+LINE_ITEM_KEYSET = Keyset(fields=("line_number",), parsers=(_line_number_parse,), descending=False)
+
+
+def order_line_items_page(*, order_id: int, limit: int, after: tuple[int] | None = None) -> KeysetPage:
+    """A page of an order's line items by line number, with part and supplier: one query."""
+    return keyset_page(
+        _line_items().filter(order_id=order_id), keyset=LINE_ITEM_KEYSET, size=limit, after=after
     )
 
 

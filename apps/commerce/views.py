@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
@@ -24,6 +25,7 @@ from apps.core.cursor import MAX_ID
 from apps.jobs.selectors import jobs_list_for_user
 
 ORDERS_PER_PAGE = 50
+LINE_ITEMS_PER_PAGE = 100
 STATUS_LABELS = dict(Order.Status.choices)
 
 
@@ -113,15 +115,33 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "table": table,
         "filtered": any(request.GET.get(name) for name in form.fields),
     }
-    return render(request, "commerce/order_list.html", context)
+    # Endless scroll: the sentinel after the last row asks for the next page with htmx,
+    # and gets its rows and the next sentinel only (a link without JS gets the page).
+    template = "commerce/_order_page.html" if request.htmx and table else "commerce/order_list.html"
+    return _varying_on_htmx(render(request, template, context))
+
+
+def _varying_on_htmx(response: HttpResponse) -> HttpResponse:
+    """A URL that answers htmx with rows and a visit with the page must not share a cache entry."""
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
-    order = selectors.order_get_with_line_items(order_id=order_id)
+    """The order and its first page of line items; ``?lines=<cursor>`` continues them (an
+    htmx request gets only the rows, for the big orders an import can bring)."""
+    after = selectors.LINE_ITEM_KEYSET.key_or_none(request.GET.get("lines"))
+    lines = selectors.order_line_items_page(order_id=order_id, limit=LINE_ITEMS_PER_PAGE, after=after)
+    if request.htmx and after is not None:
+        if not lines.rows and not selectors.order_exists(order_id=order_id):
+            raise Http404(f"Order {order_id} does not exist.")
+        return _varying_on_htmx(render(request, "commerce/_line_item_page.html", {"lines": lines}))
+    order = selectors.order_get(order_id=order_id)
     if order is None:
         raise Http404(f"Order {order_id} does not exist.")
-    return render(request, "commerce/order_detail.html", {"order": order})
+    context = {"order": order, "lines": lines, "continued": after is not None}
+    return _varying_on_htmx(render(request, "commerce/order_detail.html", context))
 
 
 # --- Import (staff only: an import writes data that every user sees) -------------------
