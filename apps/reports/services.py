@@ -215,7 +215,7 @@ def report_file_write(
     report(0, total, "Running the query")
 
     def counted(done: int) -> None:
-        report(done, total, f"{done:,} rows written")
+        report(done, total, f"{done:,} row{'s' * (done != 1)} written")
 
     rows = selectors.report_rows(
         definition=definition, query=query, chunk_size=chunk_size or settings.REPORTS_CHUNK_ROWS
@@ -228,7 +228,7 @@ def report_file_write(
     finally:
         # Ends the server-side cursor also when writing failed or the job was cancelled.
         rows.close()
-    report(written, written, f"{written:,} rows written")
+    report(written, written, f"{written:,} row{'s' * (written != 1)} written")
     return _file_stats(path, written)
 
 

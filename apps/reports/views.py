@@ -59,7 +59,8 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
         except services.ReportInputError as exc:
             form.problems_add(exc.problems, str(exc))
         else:
-            messages.success(request, f"{definition.title} queued.")
+            # Said as what happened: by the time the page shows, the run may be ready.
+            messages.success(request, f"{definition.title} requested.")
             return redirect("reports:run", run_id=run.uuid)
     response = render(
         request, "reports/report_form.html", {"definition": definition, "form": form}, status=status
@@ -122,6 +123,8 @@ def run_detail(request: HttpRequest, run_id: UUID) -> HttpResponse:
     context = {
         "run": run,
         "title": definition.title if definition else run.report,
+        # The parameters given: one left empty says nothing ("ship_date_to=").
+        "params": [(name, value) for name, value in run.params.items() if value not in (None, "", [])],
         "poll_every": None if run.is_final else POLL_EVERY,
         "show_owner": request.user.is_staff,
     }

@@ -87,5 +87,6 @@ class Command(BaseCommand):
         )
         bar.finish()
         self.stdout.write(
-            f"Wrote {stats.rows:,} rows ({stats.size:,} bytes, sha256 {stats.checksum}) to {path}"
+            f"Wrote {stats.rows:,} row{'s' * (stats.rows != 1)} ({stats.size:,} bytes, "
+            f"sha256 {stats.checksum}) to {path}"
         )
