@@ -13,7 +13,7 @@ from django.http import Http404
 from apps.core.caching import cached
 from apps.core.cursor import id_parse
 from apps.core.live import live_etag
-from apps.core.pagination import Keyset, keyset_page
+from apps.core.pagination import NEWEST_FIRST, Key, Keyset, KeysetPage, keyset_page
 from apps.notifications.models import (
     Channel,
     Event,
@@ -245,6 +245,15 @@ def deliveries_for_user(
         deliveries = deliveries.filter(endpoint__isnull=True)
     return (
         deliveries.select_related("endpoint").prefetch_related("attempt_log").order_by("-created_at", "-id")
+    )
+
+
+def deliveries_page_for_user(
+    *, user: AbstractBaseUser, endpoint: WebhookEndpoint, limit: int, after: Key | None = None
+) -> KeysetPage:
+    """One page of an endpoint's deliveries, newest first, with their attempts: two queries."""
+    return keyset_page(
+        deliveries_for_user(user=user, endpoint=endpoint), keyset=NEWEST_FIRST, size=limit, after=after
     )
 
 

@@ -13,12 +13,13 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.access import login_required_htmx, safe_next_url
 from apps.core.live import live_response, poll_headers
+from apps.core.pagination import NEWEST_FIRST
 from apps.notifications import selectors, services
 from apps.notifications.forms import EndpointForm, PreferencesForm
 
@@ -73,18 +74,23 @@ def _notification_list_page(
     rows, next_before = selectors.notifications_page_for_user(
         user=request.user, limit=NOTIFICATIONS_PER_PAGE, before_id=before, unread_only=unread_only
     )
-    context = {
-        "notifications": rows,
-        "next_before": next_before,
-        "unread_only": unread_only,
-        "live": live,
-        "poll_every": POLL_EVERY,
-        "poll_url": request.get_full_path(),
-        "poll_headers": poll_headers(etag),
-        "unread": selectors.bell_state(user=request.user)["unread"],
-    }
-    template = "notifications/_items.html" if request.htmx else "notifications/notification_list.html"
-    return render(request, template, context)
+    context = {"notifications": rows, "next_before": next_before}
+    if request.htmx and not live:
+        # Endless scroll: the next page's items and the sentinel after them, nothing else.
+        template = "notifications/_item_page.html"
+    else:
+        template = "notifications/_items.html" if request.htmx else "notifications/notification_list.html"
+        context |= {
+            "unread_only": unread_only,
+            "live": live,
+            "poll_every": POLL_EVERY,
+            "poll_url": request.get_full_path(),
+            "poll_headers": poll_headers(etag),
+            "unread": selectors.bell_state(user=request.user)["unread"],
+        }
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required_htmx
@@ -175,13 +181,20 @@ def signing_secret_rotate(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @require_GET
 def endpoint_detail(request: HttpRequest, endpoint_id: UUID) -> HttpResponse:
+    """The endpoint and its delivery log, newest first; ``?after=<cursor>`` continues the log
+    (an htmx request gets only the rows: endless scroll)."""
     endpoint = selectors.endpoint_get_for_user(user=request.user, endpoint_id=endpoint_id)
-    deliveries = list(
-        selectors.deliveries_for_user(user=request.user, endpoint=endpoint)[:DELIVERIES_PER_PAGE]
+    after = NEWEST_FIRST.key_or_none(request.GET.get("after"))
+    page = selectors.deliveries_page_for_user(
+        user=request.user, endpoint=endpoint, limit=DELIVERIES_PER_PAGE, after=after
     )
-    return render(
-        request, "notifications/endpoint_detail.html", {"endpoint": endpoint, "deliveries": deliveries}
-    )
+    context = {"endpoint": endpoint, "deliveries": page.rows, "next_cursor": page.next_cursor}
+    if request.htmx and after is not None:
+        response = render(request, "notifications/_delivery_page.html", context)
+    else:
+        response = render(request, "notifications/endpoint_detail.html", {**context, "continued": after})
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @login_required_htmx
