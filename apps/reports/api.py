@@ -158,7 +158,16 @@ def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
     return Status(202, out)
 
 
+# The most runs one polling request may ask for by id.
+RUN_MAX_IDS = 100
+
+
 class RunListQuery(Schema):
+    ids: str | None = Field(
+        None,
+        description=f"Comma-separated run ids (at most {RUN_MAX_IDS}): these runs only, in this order; "
+        "ids you cannot see are left out. Not combinable with the other parameters.",
+    )
     report: str | None = Field(None, max_length=100, description="Only runs of this report.")
     limit: int | None = Field(
         None, ge=1, description="Page size; defaults to API_PAGE_SIZE and is capped at API_MAX_PAGE_SIZE."
@@ -170,12 +179,40 @@ class RunPageOut(CursorPageOut[RunOut]):
     pass
 
 
+def _run_ids(raw: str) -> list[UUID]:
+    """The distinct run ids of ``raw`` in their order; 422 naming the first that is not a UUID."""
+    parts = [part.strip() for part in raw.split(",")]
+    ids: dict[UUID, None] = {}
+    for part in filter(None, parts):
+        try:
+            ids[UUID(part)] = None
+        except ValueError:
+            raise HttpError(
+                422, f"Invalid input: ids: {part[:80]!r} is not a report run id (a UUID)."
+            ) from None
+    if len(ids) > RUN_MAX_IDS:
+        raise HttpError(422, f"Invalid input: ids: at most {RUN_MAX_IDS} runs per request (got {len(ids)}).")
+    return list(ids)
+
+
 @router.get(
     "",
     response={200: RunPageOut, **ERRORS},
-    summary="Your report runs, newest first (staff: everybody's)",
+    summary="Your report runs, newest first (staff: everybody's), or several by id",
+    description="With `ids`, one request polls several runs (a page watching its runs): the runs "
+    "you may see among them, in the order asked, on one page (`next` is null); an id that is "
+    "unknown or another user's is simply absent. Without it, keyset pages newest first.",
 )
 def list_runs(request: HttpRequest, query: Query[RunListQuery]):
+    if query.ids is not None:
+        others = [name for name in ("report", "limit", "cursor") if getattr(query, name) is not None]
+        if others:
+            raise HttpError(422, f"Invalid input: ids cannot be combined with {', '.join(others)}.")
+        ids = _run_ids(query.ids)
+        runs = selectors.report_runs_by_ids_for_user(user=request.user, run_ids=ids)
+        by_id = {run.uuid: run for run in runs}
+        items = [_run_out(request, by_id[run_id]) for run_id in ids if run_id in by_id]
+        return {"items": items, "next": None, "next_url": None}
     # A cursor no page issued is a 422 (InvalidCursor, apps.core.api).
     after = NEWEST_FIRST.decode(query.cursor) if query.cursor else None
     runs = selectors.report_runs_list_for_user(user=request.user)
