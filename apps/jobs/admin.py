@@ -101,7 +101,9 @@ class JobAdmin(RecordAdminMixin, admin.ModelAdmin):
             "Progress and outcome",
             {
                 "fields": (
-                    "progress_figures",
+                    "progress_percent",
+                    "progress_done",
+                    "progress_total",
                     "progress_message",
                     "result_display",
                     "error",

@@ -399,7 +399,7 @@ def test_staff_retries_a_dead_job(ops_client, alice):
     Job.objects.filter(pk=job.pk).update(status=Status.DEAD, attempts=1)
     response = ops_client.post(reverse("jobs:retry", args=[job.uuid]), follow=True)
     assert response.redirect_chain == [(detail_url(job), 302)]
-    assert "Job submitted again." in response.text
+    assert "Job queued again." in response.text
     job.refresh_from_db()
     assert job.status == Status.QUEUED
     assert 'hx-trigger="every 1s"' in response.text

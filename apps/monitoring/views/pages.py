@@ -71,6 +71,17 @@ def _page(
     return render(request, "monitoring/page.html", context)
 
 
+def _below_fold_later(request: HttpRequest) -> bool:
+    """Whether the charts and tables below the fold are left out of this response.
+
+    A visit renders the summary at once and a placeholder (templates/monitoring/_lazy.html)
+    that fetches the rest as it scrolls into view; that fetch and the panel's poll are htmx
+    requests, which render everything (as does ``?panels=all``, the placeholder's link
+    without JS).
+    """
+    return not request.htmx and request.GET.get("panels") != "all"
+
+
 def _staff_get(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A page for staff only, read with GET."""
     return staff_member_required(require_GET(view))
@@ -94,7 +105,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     throughput = (
         [count / (window.total_seconds() / 60 / SLOTS) for count, _ in overall.slots] if overall.slots else []
     )
-    chart = charts.line_chart([("requests/min", throughput)], _times(window, now), bars=True)
+    lazy = _below_fold_later(request)
+    times = _times(window, now)
+    chart = None if lazy else charts.line_chart([("requests/min", throughput)], times, bars=True)
     slow_count = kind_total(MetricKind.SLOW_QUERY, window=window, now=now).count
     return _page(
         request,
@@ -102,6 +115,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         title="Performance",
         context={
             "window_name": window_name,
+            "lazy": lazy,
             "overall": overall,
             "waits": waits,
             "chart": chart,
@@ -144,6 +158,14 @@ def endpoint_detail(request: HttpRequest) -> HttpResponse:
     times = _times(window, now)
     p95s = [p95 for _, p95 in summary.slots] or [None] * SLOTS
     counts = [count for count, _ in summary.slots] or [0] * SLOTS
+    if _below_fold_later(request):
+        below: dict = {"lazy": True}
+    else:
+        below = {
+            "latency_chart": charts.line_chart([("p95", p95s)], times, unit=" ms"),
+            "calls_chart": charts.line_chart([("calls", counts)], times, bars=True),
+            "slow_queries": slow_queries_costliest(endpoint=key, limit=20),
+        }
     return _page(
         request,
         tab="endpoints",
@@ -154,9 +176,7 @@ def endpoint_detail(request: HttpRequest) -> HttpResponse:
             "key": key,
             "key_query": urlencode({"key": key}),
             "summary": summary,
-            "latency_chart": charts.line_chart([("p95", p95s)], times, unit=" ms"),
-            "calls_chart": charts.line_chart([("calls", counts)], times, bars=True),
-            "slow_queries": slow_queries_costliest(endpoint=key, limit=20),
+            **below,
             "silk_armed": key in armed_endpoints(),
             "silk_left": silk_services.silk_requests_left(endpoint=key),
         },
@@ -233,10 +253,20 @@ def queue_health(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
     now = timezone.now()
     items = queues.queues_health(window=window, now=now, slots=SLOTS)
-    times = _times(window, now)
-    chart = charts.line_chart(
-        [(f"{q.name} done/slot", q.per_minute or [0] * SLOTS) for q in items], times, bars=False
-    )
+    if _below_fold_later(request):
+        below: dict = {"lazy": True}
+    else:
+        below = {
+            "chart": charts.line_chart(
+                [(f"{q.name} done/slot", q.per_minute or [0] * SLOTS) for q in items],
+                _times(window, now),
+                bars=False,
+            ),
+            "running": queues.running_jobs(),
+            "dead": queues.dead_letters(),
+            "clusters": queues.worker_clusters(),
+            "expected_clusters": queues.expected_clusters(),
+        }
     return _page(
         request,
         tab="queues",
@@ -244,11 +274,7 @@ def queue_health(request: HttpRequest) -> HttpResponse:
         context={
             "window_name": window_name,
             "queues": items,
-            "chart": chart,
-            "running": queues.running_jobs(),
-            "dead": queues.dead_letters(),
-            "clusters": queues.worker_clusters(),
-            "expected_clusters": queues.expected_clusters(),
+            **below,
             "utilisation": f"{settings.MONITORING_WORKER_UTILISATION:.0%}",
         },
     )
