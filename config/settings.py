@@ -256,7 +256,17 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-WHITENOISE_MAX_AGE = 31536000
+# Unhashed names for a minute (a page linking one sees a deploy soon); hashed names are
+# immutable for a year (apps.core.pwa.static_file_headers).
+WHITENOISE_MAX_AGE = 60
+
+
+def _static_file_headers(headers, path: str, url: str) -> None:
+    # A callable is wanted here, and settings load before the app module that holds it.
+    import_string("apps.core.pwa.static_file_headers")(headers, path, url)
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = _static_file_headers
 
 # --- E-mail -------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -299,6 +309,8 @@ CONTENT_SECURITY_POLICY = {
         # Data URIs: the admin's and Swagger UI's small icons.
         "img-src": [_SELF, "data:"],
         "connect-src": [_SELF],
+        # The service worker (/sw.js); spelled out rather than left to script-src's fallback.
+        "worker-src": [_SELF],
         "font-src": [_SELF],
         "object-src": [_NONE],
         "base-uri": [_SELF],

@@ -4,7 +4,16 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.urls import URLPattern, include, path
 from silk import urls as silk_urls
 
-from apps.core.views import ReadinessView, ThrottledPasswordResetView, healthz, missing_is_404
+from apps.core.views import (
+    ReadinessView,
+    ThrottledPasswordResetView,
+    favicon,
+    healthz,
+    missing_is_404,
+    offline,
+    service_worker,
+    web_manifest,
+)
 from apps.graphql_api.views import graphql_view
 from apps.monitoring.views.prometheus import metrics
 from config.api import api
@@ -31,6 +40,11 @@ silk_patterns = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", ReadinessView.as_view(), name="readyz"),
+    # At the root: a service worker controls only the paths below its own.
+    path("sw.js", service_worker, name="service_worker"),
+    path("manifest.webmanifest", web_manifest, name="web_manifest"),
+    path("favicon.ico", favicon, name="favicon"),
+    path("offline/", offline, name="offline"),
     path("admin/", admin.site.urls),
     # Before Django's own: the same view, throttled per client address and per e-mail.
     path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),

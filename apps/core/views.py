@@ -1,12 +1,29 @@
+import hashlib
+import json
 from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ObjectDoesNotExist
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.http import quote_etag
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_safe
 from health_check.views import HealthCheckView
 
+from apps.core import pwa
 from apps.core.access import client_address, has_metrics_token
 from apps.core.health import readiness_checks
 from apps.core.ratelimit import minutes_text, rate_limit_hit
@@ -106,3 +123,42 @@ def missing_is_404(
             raise Http404("Not found.") from None
 
     return wrapper
+
+
+def _revalidated(request: HttpRequest, body: str, *, content_type: str) -> HttpResponseBase:
+    """``body`` with ``Cache-Control: no-cache`` and an ETag: browsers ask each time and
+    get a 304 while it is unchanged."""
+    etag = quote_etag(hashlib.sha256(body.encode()).hexdigest()[:20])
+    response = HttpResponse(body, content_type=content_type)
+    response["ETag"] = etag
+    patch_cache_control(response, no_cache=True)
+    return get_conditional_response(request, etag=etag, response=response)
+
+
+@require_safe
+def service_worker(request: HttpRequest) -> HttpResponseBase:
+    """The service worker, from the site root so that its scope is the whole site."""
+    body = render_to_string("core/service_worker.js", {"config": pwa.worker_config()})
+    return _revalidated(request, body, content_type="text/javascript; charset=utf-8")
+
+
+@require_safe
+def web_manifest(request: HttpRequest) -> HttpResponseBase:
+    body = json.dumps(pwa.web_manifest(), indent=2)
+    return _revalidated(request, body, content_type="application/manifest+json")
+
+
+@require_safe
+@cache_control(public=True, max_age=3600)
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico where a page links no icon (the admin's pages): the
+    icon's hashed name, which changes with a deploy, so the redirect is kept an hour only."""
+    return HttpResponseRedirect(static(pwa.ICON))
+
+
+@require_safe
+@cache_control(no_cache=True)
+def offline(request: HttpRequest) -> HttpResponse:
+    """What the service worker shows for a page the network cannot fetch. It reads no
+    session, user or database: the worker stores it once, for everyone."""
+    return render(request, "core/offline.html")
