@@ -101,9 +101,7 @@ class JobAdmin(RecordAdminMixin, admin.ModelAdmin):
             "Progress and outcome",
             {
                 "fields": (
-                    "progress_percent",
-                    "progress_done",
-                    "progress_total",
+                    "progress_figures",
                     "progress_message",
                     "result_display",
                     "error",

@@ -147,6 +147,19 @@ class Job(models.Model):
         return round(min(100.0, 100.0 * self.progress_done / self.progress_total), 1)
 
     @property
+    def progress_figures(self) -> str:
+        """The progress figures in words that agree with ``percent``: "250 of 1,000 (25%)";
+        a job that ended without a total is "done" with what it counted, never "100%" of
+        an unknown total."""
+        if self.progress_total:
+            return f"{self.progress_done:,} of {self.progress_total:,} ({self.percent:g}%)"
+        if self.status == Status.SUCCEEDED:
+            return f"done ({self.progress_done:,} counted, no total reported)"
+        if self.progress_done:
+            return f"{self.progress_done:,} so far (no total reported)"
+        return "none reported"
+
+    @property
     def eta_seconds(self) -> float | None:
         """Remaining time at the rate seen so far in this attempt."""
         if self.status != Status.RUNNING or not self.progress_total or not self.started_at:

@@ -198,6 +198,9 @@ def _detail_page(request: HttpRequest, job: Job, etag: str) -> HttpResponse:
         "eta": eta_text(job.eta_seconds),
         "params_json": json.dumps(job.params, sort_keys=True),
         "result_json": json.dumps(job.result, indent=2, sort_keys=True),
+        # A kind's own rendering of its result (<app>/job_results/<name>.html), else JSON.
+        "result_templates": [f"{job.kind.replace('.', '/job_results/', 1)}.html", "jobs/_result.html"],
+        "cancel_grace": settings.JOBS_CANCEL_GRACE,
         "show_traceback": request.user.is_staff or job.owner_id == request.user.pk,
         "can_cancel": not job.is_final,
         "can_retry": job.status in (Status.DEAD, Status.CANCELLED, Status.FAILED)
@@ -232,13 +235,11 @@ def _job_action(
 
 
 def _cancel_told(job: Job) -> tuple[int, str]:
+    # Said as what happened, never as a state the page may have left by the time it
+    # shows: the live part says whether the job is still stopping.
     if job.status == Status.CANCELLED:
         return messages.SUCCESS, "Job cancelled."
-    return (
-        messages.INFO,
-        "Cancel requested: the job stops at its next progress report "
-        f"(or is ended within {settings.JOBS_CANCEL_GRACE:g} s).",
-    )
+    return messages.INFO, "Cancel requested."
 
 
 @login_required_htmx
@@ -255,5 +256,5 @@ def job_retry(request: HttpRequest, job_id: UUID) -> HttpResponse:
         job_id,
         services.job_retry,
         refused="Cannot retry",
-        told=lambda job: (messages.SUCCESS, "Job queued again."),
+        told=lambda job: (messages.SUCCESS, "Job submitted again."),
     )

@@ -139,3 +139,13 @@ def test_cancel_action_cancels_waiting_and_asks_running_to_stop(ops_client, alic
     assert "Cancelled 1 job." in texts
     assert any(text.startswith("Asked 1 running job to stop") for text in texts)
     assert any("could not be cancelled" in text and str(finished.uuid)[:8] in text for text in texts)
+
+
+def test_job_page_progress_figures_agree_with_the_percentage(ops_client, alice):
+    job = services.enqueue("diagnostics.noop", owner=alice)
+    Job.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED, progress_done=0, progress_total=None)
+
+    page = ops_client.get(change_url(job)).content.decode()
+
+    assert "done (0 counted, no total reported)" in page
+    assert "100%" not in page

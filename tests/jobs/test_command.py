@@ -246,3 +246,17 @@ def test_every_option_has_help():
     for name, subparser in subparsers.choices.items():
         for action in subparser._actions:
             assert action.help, f"jobs {name} {action.dest} has no help"
+
+
+def test_show_progress_figures_agree_with_the_percentage(alice):
+    ended = services.enqueue("diagnostics.noop", owner=alice)
+    # An import that rejected its file ends this way: nothing counted, no total.
+    Job.objects.filter(pk=ended.pk).update(
+        status=Status.SUCCEEDED, progress_done=0, progress_total=None, progress_message="rejected"
+    )
+    midway = services.enqueue("diagnostics.noop", owner=alice)
+    Job.objects.filter(pk=midway.pk).update(status=Status.RUNNING, progress_done=250, progress_total=1000)
+
+    assert "progress   done (0 counted, no total reported): rejected\n" in jobs("show", str(ended.uuid))
+    assert "100%" not in jobs("show", str(ended.uuid))
+    assert "progress   250 of 1,000 (25%)\n" in jobs("show", str(midway.uuid))

@@ -118,11 +118,9 @@ class Command(BaseCommand):
 
     def handle_show(self, *, job_id: str, **_) -> None:
         job = self._job(job_id)
-        progress = f"{job.progress_done}" + (f"/{job.progress_total}" if job.progress_total else "")
-        if job.percent is not None:
-            progress += f" ({job.percent:g}%)"
+        progress = job.progress_figures
         if job.progress_message:
-            progress += f" {job.progress_message}"
+            progress += f": {job.progress_message}"
         fields = [
             ("id", str(job.uuid)),
             ("kind", job.kind),
