@@ -163,7 +163,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         refusal = upload_refusal(request)
         if refusal:
-            return _import_page(request, ImportForm(), refusal=refusal, status=413)
+            return _import_page(request, None, refusal=refusal, status=413)
     return _import_upload_checked(request)
 
 
@@ -171,7 +171,7 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def _import_upload_checked(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return _import_page(request, ImportForm())
+        return _import_page(request, None)
     form = ImportForm(request.POST, request.FILES)
     refusal = upload_refusal(request)
     if refusal:
@@ -190,16 +190,23 @@ def _import_upload_checked(request: HttpRequest) -> HttpResponse:
 
 
 def _import_page(
-    request: HttpRequest, form: ImportForm, *, refusal: str = "", status: int = 200
+    request: HttpRequest, form: ImportForm | None, *, refusal: str = "", status: int = 200
 ) -> HttpResponse:
     # The rows show the params (table, file name) that job lists leave out.
-    imports = (
-        jobs_list_for_user(user=request.user, kind=IMPORT_JOB_KIND).defer(None).defer("log", "traceback")
+    imports = list(
+        jobs_list_for_user(user=request.user, kind=IMPORT_JOB_KIND)
+        .defer(None)
+        .defer("log", "traceback")[:RECENT_IMPORTS]
     )
+    if form is None:
+        # A new form keeps the table of this user's last import: files of one table
+        # often come one after another.
+        last = next((job for job in imports if job.owner_id == request.user.pk), None)
+        form = ImportForm(initial={"table": last.params.get("table")} if last else None)
     context = {
         "form": form,
         "refusal": refusal,
         "limit": upload_limit_text(),
-        "imports": list(imports[:RECENT_IMPORTS]),
+        "imports": imports,
     }
     return render(request, "commerce/import.html", context, status=status)

@@ -79,7 +79,8 @@ class ImportOutcome:
     @property
     def message(self) -> str:
         if self.imported:
-            noun = self.table.model._meta.verbose_name_plural
+            meta = self.table.model._meta
+            noun = meta.verbose_name if self.rows == 1 else meta.verbose_name_plural
             return f"Imported {self.rows:,} {noun} from {self.filename} in {self.seconds:.1f} s."
         count = len(self.errors)
         problems = (
