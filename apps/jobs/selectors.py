@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet, TextChoices
 from django.http import Http404
 from django_q.status import Stat
 
@@ -33,16 +33,41 @@ def job_get_for_user(*, user: AbstractBaseUser, job_id: UUID | str) -> Job:
     return job
 
 
+class JobScope(TextChoices):
+    """Whose jobs a list shows. Users see only their own, whatever they ask for."""
+
+    MINE = "mine", "Mine"
+    # Every user's jobs, not the system's: what users are running.
+    EVERYONE = "everyone", "Everyone"
+    # What no user asked for: schedules (no owner) and the system queue's work.
+    SYSTEM = "system", "System"
+
+
+def _system_jobs() -> Q:
+    return Q(owner__isnull=True) | Q(queue=Queue.SYSTEM)
+
+
 def jobs_list_for_user(
     *,
     user: AbstractBaseUser,
     status: str | None = None,
     kind: str | None = None,
     queue: str | None = None,
+    scope: str | None = None,
 ) -> QuerySet[Job]:
-    """Newest first, without the bulky columns lists do not show; owners see their own."""
+    """Newest first, without the bulky columns lists do not show; owners see their own.
+
+    Staff narrow the list with ``scope`` (a JobScope; None: all jobs); for everyone
+    else it is always their own jobs.
+    """
     jobs = jobs_list(status=status, kind=kind, queue=queue)
-    return jobs if user.is_staff else jobs.filter(owner=user)
+    if not user.is_staff or scope == JobScope.MINE:
+        return jobs.filter(owner=user)
+    if scope == JobScope.EVERYONE:
+        return jobs.exclude(_system_jobs())
+    if scope == JobScope.SYSTEM:
+        return jobs.filter(_system_jobs())
+    return jobs
 
 
 def jobs_by_ids_for_user(*, user: AbstractBaseUser, job_ids: list[UUID]) -> list[Job]:
@@ -61,13 +86,16 @@ def jobs_page_for_user(
     status: str | None = None,
     kind: str | None = None,
     queue: str | None = None,
+    scope: str | None = None,
     limit: int,
     after: JobKey | None = None,
+    before: JobKey | None = None,
 ) -> KeysetPage:
     """One keyset page, newest first, by (created_at, id), the list's sort order: a page
-    costs one query however deep it is."""
-    jobs = jobs_list_for_user(user=user, status=status, kind=kind, queue=queue)
-    return keyset_page(jobs, keyset=NEWEST_FIRST, size=limit, after=after)
+    costs one query however deep it is. ``before`` a key: the jobs just newer than it
+    (the page before it, or what was created since a page showed that job)."""
+    jobs = jobs_list_for_user(user=user, status=status, kind=kind, queue=queue, scope=scope)
+    return keyset_page(jobs, keyset=NEWEST_FIRST, size=limit, after=after, before=before)
 
 
 def jobs_list(

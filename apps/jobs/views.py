@@ -13,21 +13,23 @@ with no body, and htmx (configured in jobs/_htmx.html) swaps nothing.
 
 import json
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.core.access import login_required_htmx, safe_next_url
 from apps.core.live import live_etag, live_response, poll_headers
-from apps.core.pagination import NEWEST_FIRST, keyset_page
+from apps.core.pagination import NEWEST_FIRST
 from apps.jobs import selectors, services
 from apps.jobs.errors import JobInputError, JobStateError
-from apps.jobs.forms import JobFilterForm
+from apps.jobs.forms import JobFilterForm, JobSubmitForm
 from apps.jobs.models import Job, Status
 from apps.jobs.registry import kind_find
 
@@ -94,54 +96,88 @@ def eta_text(seconds: float | None) -> str:
 
 # --- List ------------------------------------------------------------------------------
 
+# An empty list knows no job yet: every job its filters match is new to it.
+EMPTY_LIST_KEY = (datetime(1970, 1, 1, tzinfo=UTC), 1)
 
-def _poller_context(request: HttpRequest, jobs: list[Job]) -> dict:
-    """The hidden element that polls for all unfinished jobs of a list page at once."""
+
+def _poller_context(
+    request: HttpRequest, filters: JobFilterForm, jobs: list[Job], *, since: str | None, more: bool = False
+) -> dict:
+    """The hidden element that polls, in one request, for every unfinished job shown (the
+    ``ids`` the rows carry) and, on the newest page, for jobs newer than ``since``."""
     live = [job for job in jobs if not job.is_final]
-    every = _poll_every(live)
+    every = POLL_EVERY_ACTIVE if more else _poll_every(live)
+    if every is None and since is not None:
+        every = POLL_EVERY_WAITING
     if every is None:
         return {"poll_url": None}
-    ids = ",".join(str(job.uuid) for job in live)
-    etag = live_etag(request.user, "list", *(_row_state(job) for job in live))
+    # Cursors are URL-safe text.
+    query = "&".join(part for part in (filters.query, f"since={since}" if since else "") if part)
+    etag = live_etag(request.user, "list", since or "", *(_row_state(job) for job in live))
     return {
-        "poll_url": f"{reverse('jobs:poll')}?ids={ids}",
+        "poll_url": f"{reverse('jobs:poll')}?{query}",
         "poll_every": every,
         "poll_headers": poll_headers(etag),
     }
 
 
-@login_required_htmx
-@require_GET
-def job_list(request: HttpRequest) -> HttpResponse:
-    form = JobFilterForm(request.GET)
-    jobs, newer, older = None, None, None
-    if form.is_valid():
-        queryset = selectors.jobs_list_for_user(
-            user=request.user,
-            status=form.cleaned_data["status"] or None,
-            kind=form.cleaned_data["kind"] or None,
-            queue=form.cleaned_data["queue"] or None,
-        )
+def _list_page(request: HttpRequest, *, submit_form: JobSubmitForm, status: int = 200) -> HttpResponse:
+    """The list page with its filters, one keyset page of jobs and the submit form."""
+    filters = JobFilterForm(request.GET, user=request.user)
+    jobs, newer, older, since = None, None, None, None
+    if filters.is_valid():
         after = NEWEST_FIRST.key_or_none(request.GET.get("after"))
         # A link carries one of the two; "after" wins if someone writes both.
         before = None if after else NEWEST_FIRST.key_or_none(request.GET.get("before"))
-        page = keyset_page(queryset, keyset=NEWEST_FIRST, size=JOBS_PER_PAGE, after=after, before=before)
+        page = selectors.jobs_page_for_user(
+            user=request.user, **filters.selection, limit=JOBS_PER_PAGE, after=after, before=before
+        )
         jobs, newer, older = page.rows, page.previous_cursor, page.next_cursor
+        if newer is None:
+            # The newest page: jobs submitted from now on are added at its top.
+            since = NEWEST_FIRST.encode(NEWEST_FIRST.key_of(jobs[0]) if jobs else EMPTY_LIST_KEY)
     context = {
-        "form": form,
+        "form": filters,
+        "submit_form": submit_form,
         "jobs": jobs,
         "newer_cursor": newer,
         "older_cursor": older,
         "show_owner": request.user.is_staff,
-        "filtered": any(request.GET.get(name) for name in form.fields),
-        **_poller_context(request, jobs or []),
+        "filtered": any(request.GET.get(name) for name in filters.fields),
+        **_poller_context(request, filters, jobs or [], since=since),
     }
-    return render(request, "jobs/job_list.html", context)
+    return render(request, "jobs/job_list.html", context, status=status)
 
 
-def _uuids(raw: str) -> list[UUID]:
+def _older_rows(request: HttpRequest) -> HttpResponse:
+    """Endless scroll: the rows of the page after ``after``, and the next page's sentinel."""
+    filters = JobFilterForm(request.GET, user=request.user)
+    after = NEWEST_FIRST.key_or_none(request.GET.get("after"))
+    if not filters.is_valid() or after is None:
+        return HttpResponseBadRequest("A next page needs valid filters and the cursor of a page.")
+    page = selectors.jobs_page_for_user(
+        user=request.user, **filters.selection, limit=JOBS_PER_PAGE, after=after
+    )
+    context = {"jobs": page.rows, "older_cursor": page.next_cursor, "show_owner": request.user.is_staff}
+    return render(request, "jobs/_rows.html", context)
+
+
+@login_required_htmx
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    """The list page; an htmx request (the endless scroll) gets the next page's rows."""
+    if request.htmx:
+        response = _older_rows(request)
+    else:
+        query = JobFilterForm(request.GET, user=request.user).query
+        response = _list_page(request, submit_form=JobSubmitForm(user=request.user, query=query))
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _uuids(raw: list[str]) -> list[UUID]:
     ids = []
-    for part in raw.split(",")[:POLL_MAX_IDS]:
+    for part in ",".join(raw).split(",")[:POLL_MAX_IDS]:
         try:
             ids.append(UUID(part.strip()))
         except ValueError:
@@ -152,22 +188,97 @@ def _uuids(raw: str) -> list[UUID]:
 @login_required_htmx
 @require_GET
 def jobs_poll(request: HttpRequest) -> HttpResponse:
-    """The changing cells of several list rows, as out-of-band swaps: one request per poll.
+    """What changed on a list page since it was shown, in one request per poll: the cells
+    of its unfinished rows (``ids``, as out-of-band swaps) and the jobs created after
+    ``since`` (the newest one it shows), added at its top.
 
     Jobs that are unknown or not the user's are left out; finished ones are sent once
-    more (their final state) and then no longer polled.
+    more (their final state) and then no longer polled. At most JOBS_PER_PAGE new jobs come
+    at a time, the oldest first, so that a burst arrives in order over the next polls.
     """
-    ids = _uuids(request.GET.get("ids", ""))
+    filters = JobFilterForm(request.GET, user=request.user)
+    if not filters.is_valid():
+        return HttpResponseBadRequest("Invalid filters.")
+    ids = _uuids(request.GET.getlist("ids"))
     jobs = selectors.jobs_by_ids_for_user(user=request.user, job_ids=ids) if ids else []
     # The order of the page that asked, so that the tag matches the one it rendered.
     position = {job_id: index for index, job_id in enumerate(ids)}
     jobs.sort(key=lambda job: position[job.uuid])
-    etag = live_etag(request.user, "list", *(_row_state(job) for job in jobs))
-    return live_response(
-        request,
-        lambda: render(request, "jobs/_poll.html", {"jobs": jobs, **_poller_context(request, jobs)}),
-        etag=etag,
+    since = request.GET.get("since", "")
+    since_key = NEWEST_FIRST.key_or_none(since)
+    new = None
+    if since_key is not None:
+        new = selectors.jobs_page_for_user(
+            user=request.user, **filters.selection, limit=JOBS_PER_PAGE, before=since_key
+        )
+    added = new.rows if new else []
+    etag = live_etag(
+        request.user, "list", since if since_key else "", *(_row_state(job) for job in added + jobs)
     )
+
+    def fragment() -> HttpResponse:
+        newest = NEWEST_FIRST.encode(NEWEST_FIRST.key_of(added[0])) if added else since
+        context = {
+            "jobs": jobs,
+            "added": added,
+            "was_empty": bool(added) and since_key == EMPTY_LIST_KEY,
+            "show_owner": request.user.is_staff,
+            **_poller_context(
+                request,
+                filters,
+                added + jobs,
+                since=newest if since_key else None,
+                more=bool(new and new.previous_key),
+            ),
+        }
+        return render(request, "jobs/_poll.html", context)
+
+    return live_response(request, fragment, etag=etag)
+
+
+@login_required_htmx
+@require_http_methods(["GET", "POST"])
+def job_submit(request: HttpRequest) -> HttpResponse:
+    """Submit a job of a kind from the list page (its form's fields for a kind, on GET).
+
+    Accepted: back to the list, where the job is at the top (an htmx submit gets a fresh
+    form and the list's poller is told to poll now). Refused: the form with its problems.
+    """
+    query = JobFilterForm(request.GET, user=request.user).query
+    if request.method == "GET":
+        if not request.htmx:
+            return redirect(reverse("jobs:list"))
+        form = JobSubmitForm(user=request.user, kind=request.GET.get("submit-kind", ""), query=query)
+        return render(request, "jobs/_submit_form.html", {"submit_form": form})
+    form = JobSubmitForm(request.POST, user=request.user, query=query)
+    if form.needs_params:
+        # Another kind was chosen without JavaScript: show its parameters first.
+        form = JobSubmitForm(user=request.user, kind=form.job_kind.name, query=query)
+    elif form.is_valid():
+        try:
+            job = services.enqueue(
+                form.job_kind.name, params=form.params, owner=request.user, user_submitted=True
+            )
+        except JobInputError as exc:
+            # Over a quota, or refused by the kind's own submit service.
+            form.add_error(None, str(exc))
+        else:
+            return _submitted(request, job, query=query)
+    if request.htmx:
+        # 200: htmx swaps no 4xx answer in (jobs/_htmx.html).
+        return render(request, "jobs/_submit_form.html", {"submit_form": form})
+    return _list_page(request, submit_form=form, status=422 if form.is_bound else 200)
+
+
+def _submitted(request: HttpRequest, job: Job, *, query: str) -> HttpResponse:
+    if not request.htmx:
+        messages.success(request, f"Submitted {job.kind} (job {str(job.uuid)[:8]}).")
+        return redirect(f"{reverse('jobs:list')}{'?' + query if query else ''}")
+    context = {"submit_form": JobSubmitForm(user=request.user, kind=job.kind, query=query), "submitted": job}
+    response = render(request, "jobs/_submit_form.html", context)
+    # The list's poller polls at once: the new job shows without waiting for its next turn.
+    response["HX-Trigger"] = "jobs-submitted"
+    return response
 
 
 # --- Detail ----------------------------------------------------------------------------
