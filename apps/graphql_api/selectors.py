@@ -24,11 +24,15 @@ from apps.reports.models import ReportRun
 from apps.reports.selectors import report_runs_visible_to
 
 
-def keyset_slice(rows: QuerySet, *, keyset: Keyset, first: int, after: str | None) -> QuerySet:
+def keyset_slice(
+    rows: QuerySet, *, keyset: Keyset, first: int, after: str | None, **filters: object
+) -> QuerySet:
     """The first ``first`` rows after the cursor ``after`` in the keyset's order, unevaluated.
 
-    A cursor no list issued raises InvalidCursor (apps.core.cursor).
+    ``filters`` are lookups; one whose value is None or "" was not asked for. A cursor no
+    list issued raises InvalidCursor (apps.core.cursor).
     """
+    rows = rows.filter(**{lookup: value for lookup, value in filters.items() if value not in (None, "")})
     if after:
         rows = rows.filter(keyset.beyond(keyset.decode(after)))
     return rows.order_by(*keyset.ordering())[:first]
@@ -44,16 +48,16 @@ def orders_slice(
     date_to: datetime.date | None = None,
 ) -> QuerySet[Order]:
     """Orders newest first by (order_date, id), the index the JSON API's list uses."""
-    orders = Order.objects.all()
-    if customer_id is not None:
-        orders = orders.filter(customer_id=customer_id)
-    if status:
-        orders = orders.filter(status=status)
-    if date_from is not None:
-        orders = orders.filter(order_date__gte=date_from)
-    if date_to is not None:
-        orders = orders.filter(order_date__lte=date_to)
-    return keyset_slice(orders, keyset=ORDER_KEYSET, first=first, after=after)
+    return keyset_slice(
+        Order.objects.all(),
+        keyset=ORDER_KEYSET,
+        first=first,
+        after=after,
+        customer_id=customer_id,
+        status=status,
+        order_date__gte=date_from,
+        order_date__lte=date_to,
+    )
 
 
 def order_lookup(*, order_id: int) -> QuerySet[Order]:
@@ -65,9 +69,9 @@ def customers_slice(
 ) -> QuerySet[Customer]:
     """Customers by key, highest first (the primary key's index)."""
     customers = Customer.objects.all()
-    if market_segment:
-        customers = customers.filter(market_segment=market_segment)
-    return keyset_slice(customers, keyset=NEWEST_ID_FIRST, first=first, after=after)
+    return keyset_slice(
+        customers, keyset=NEWEST_ID_FIRST, first=first, after=after, market_segment=market_segment
+    )
 
 
 def customer_lookup(*, customer_id: int) -> QuerySet[Customer]:
@@ -84,11 +88,7 @@ def jobs_slice(
 ) -> QuerySet[Job]:
     """The user's jobs (staff: everybody's), newest first."""
     jobs = jobs_visible_to(user=user)
-    if status:
-        jobs = jobs.filter(status=status)
-    if kind:
-        jobs = jobs.filter(kind=kind)
-    return keyset_slice(jobs, keyset=NEWEST_FIRST, first=first, after=after)
+    return keyset_slice(jobs, keyset=NEWEST_FIRST, first=first, after=after, status=status, kind=kind)
 
 
 def job_lookup(*, user: AbstractBaseUser, job_id: UUID) -> QuerySet[Job]:
@@ -100,9 +100,7 @@ def report_runs_slice(
 ) -> QuerySet[ReportRun]:
     """The user's report runs (staff: everybody's), newest first."""
     runs = report_runs_visible_to(user=user)
-    if report:
-        runs = runs.filter(report=report)
-    return keyset_slice(runs, keyset=NEWEST_FIRST, first=first, after=after)
+    return keyset_slice(runs, keyset=NEWEST_FIRST, first=first, after=after, report=report)
 
 
 def report_run_lookup(*, user: AbstractBaseUser, run_id: UUID) -> QuerySet[ReportRun]:
