@@ -302,6 +302,10 @@ def job_detail(request: HttpRequest, job_id: UUID) -> HttpResponse:
     )
 
 
+# A log this long fills its panel (24rem, scrolling): the placeholder of a lazy log is as tall.
+LOG_LINES_INLINE = 16
+
+
 def _detail_page(request: HttpRequest, job: Job, etag: str) -> HttpResponse:
     context = {
         "job": job,
@@ -319,9 +323,22 @@ def _detail_page(request: HttpRequest, job: Job, etag: str) -> HttpResponse:
         "poll_every": None if job.is_final else _poll_every([job]),
         "poll_headers": poll_headers(etag),
         "show_owner": request.user.is_staff,
+        # A visit paints the page without a long log, which loads as it scrolls into view
+        # (job_log); the poll renders it inline, as does ?log=all (the link without JS).
+        "lazy_log": not request.htmx
+        and request.GET.get("log") != "all"
+        and len(job.log or ()) > LOG_LINES_INLINE,
     }
     template = "jobs/_job_live.html" if request.htmx else "jobs/job_detail.html"
     return render(request, template, context)
+
+
+@login_required_htmx
+@require_GET
+def job_log(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """The job's log alone, for the job page's lazy log panel."""
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    return render(request, "jobs/_log.html", {"job": job})
 
 
 def _job_action(
