@@ -461,6 +461,15 @@ MONITORING_METRICS_TOKEN = env.str("MONITORING_METRICS_TOKEN", default="")
 MONITORING_METRICS_ALLOWED_IPS = env.list("MONITORING_METRICS_ALLOWED_IPS", default=[])
 MONITORING_BROWSER_SAMPLE_RATE = env.float("MONITORING_BROWSER_SAMPLE_RATE", default=1.0)
 MONITORING_BROWSER_RATE_LIMIT = env.int("MONITORING_BROWSER_RATE_LIMIT", default=30)
+# p75 budgets of browser metrics (Google's "good" thresholds; ms, CLS unitless), and a route's own.
+MONITORING_BROWSER_BUDGETS = {
+    "fcp": env.float("MONITORING_BUDGET_FCP_MS", default=1800.0),
+    "lcp": env.float("MONITORING_BUDGET_LCP_MS", default=2500.0),
+    "inp": env.float("MONITORING_BUDGET_INP_MS", default=200.0),
+    "cls": env.float("MONITORING_BUDGET_CLS", default=0.1),
+    "ttfb": env.float("MONITORING_BUDGET_TTFB_MS", default=800.0),
+}
+MONITORING_BROWSER_PAGE_BUDGETS = env.json("MONITORING_BROWSER_PAGE_BUDGETS", default={})
 # Silk records nothing unless sampled, armed for one endpoint, or asked by a staff header.
 MONITORING_SILK_SAMPLE_RATE = env.float("MONITORING_SILK_SAMPLE_RATE", default=0.0)
 MONITORING_SILK_RETENTION_HOURS = env.int("MONITORING_SILK_RETENTION_HOURS", default=24)

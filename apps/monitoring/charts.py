@@ -110,3 +110,47 @@ def line_chart(
         f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(", ".join(label for label, _ in series))}">{"".join(parts)}</svg>'
     )
+
+
+def budget_bars(
+    rows: Sequence[tuple[str, float | None, float | None]], *, unit: str = "", width: int = 640
+) -> SafeString:
+    """Horizontal bars, one per (label, value, budget) row, each with its own budget line.
+
+    A bar within its budget is green, one over it red; a dashed line marks the row's
+    budget (pages may have budgets of their own), so each bar reads against its line.
+    """
+    row_height, label_width, pad = 22, 220, 8
+    height = pad * 2 + row_height * max(len(rows), 1)
+    figures = [figure for _, value, budget in rows for figure in (value, budget) if figure is not None]
+    top = (max(figures) * 1.1 if figures else 0.0) or 1.0
+    span = width - label_width - pad * 2 - 60
+
+    def x(value: float) -> float:
+        return label_width + (value / top) * span
+
+    parts = []
+    for number, (label, value, budget) in enumerate(rows):
+        y = pad + number * row_height
+        parts.append(
+            f'<text x="{label_width - 6}" y="{y + 15}" font-size="11" fill="#333" text-anchor="end">'
+            f"{escape(label)}</text>"
+        )
+        if value is not None:
+            over = budget is not None and value > budget
+            parts.append(
+                f'<rect x="{label_width}" y="{y + 4}" width="{max(x(value) - label_width, 1):.1f}" '
+                f'height="{row_height - 8}" fill="{"#dc2626" if over else "#16a34a"}" opacity="0.8"/>'
+                f'<text x="{x(value) + 4:.1f}" y="{y + 15}" font-size="11" fill="#333">'
+                f"{escape(_fmt(value))}{escape(unit)}</text>"
+            )
+        if budget is not None:
+            parts.append(
+                f'<line x1="{x(budget):.1f}" y1="{y + 1}" x2="{x(budget):.1f}" y2="{y + row_height - 1}" '
+                f'stroke="#111" stroke-width="1.5" stroke-dasharray="3,2">'
+                f"<title>budget {escape(_fmt(budget))}{escape(unit)}</title></line>"
+            )
+    return mark_safe(  # noqa: S308 (numbers, escaped labels and our own colours only)
+        f'<svg class="chart" width="100%" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(", ".join(label for label, _, _ in rows))}">{"".join(parts)}</svg>'
+    )

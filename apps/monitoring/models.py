@@ -15,6 +15,7 @@ class MetricKind(models.TextChoices):
     JOB_WAIT = "job_wait", "Job wait (enqueue to start)"
     BROWSER_FCP = "browser_fcp", "First Contentful Paint"
     BROWSER_LCP = "browser_lcp", "Largest Contentful Paint"
+    BROWSER_INP = "browser_inp", "Interaction to Next Paint"
     # CLS has no unit: it is stored in thousandths so that it shares the buckets.
     BROWSER_CLS = "browser_cls", "Cumulative Layout Shift (x1000)"
     BROWSER_TTFB = "browser_ttfb", "Time to first byte"
@@ -25,6 +26,7 @@ class MetricKind(models.TextChoices):
 BROWSER_KINDS = (
     MetricKind.BROWSER_FCP,
     MetricKind.BROWSER_LCP,
+    MetricKind.BROWSER_INP,
     MetricKind.BROWSER_CLS,
     MetricKind.BROWSER_TTFB,
     MetricKind.BROWSER_LOAD,

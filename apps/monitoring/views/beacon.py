@@ -29,6 +29,7 @@ MAX_BODY = 2048
 FIELDS = {
     "fcp": (MetricKind.BROWSER_FCP, 600_000.0),
     "lcp": (MetricKind.BROWSER_LCP, 600_000.0),
+    "inp": (MetricKind.BROWSER_INP, 600_000.0),
     "cls": (MetricKind.BROWSER_CLS, 100.0),
     "ttfb": (MetricKind.BROWSER_TTFB, 600_000.0),
     "load": (MetricKind.BROWSER_LOAD, 600_000.0),

@@ -18,14 +18,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.monitoring import charts
-from apps.monitoring.models import BROWSER_KINDS, MetricKind, SlowQuery
+from apps.monitoring.models import MetricKind, SlowQuery
 from apps.monitoring.selectors import database, queues
 from apps.monitoring.selectors import metrics as metric_selectors
 from apps.monitoring.selectors.alerts import alert_rules, alerts_open, alerts_resolved
+from apps.monitoring.selectors.browser import BROWSER_METRICS, browser_pages_p75
 from apps.monitoring.selectors.metrics import (
     WINDOWS,
     Summary,
-    browser_pages,
     kind_total,
     summaries,
     total,
@@ -283,10 +283,15 @@ def queue_health(request: HttpRequest) -> HttpResponse:
 @_staff_get
 def browser(request: HttpRequest) -> HttpResponse:
     window_name, window = _window(request)
-    pages = browser_pages(window=window)
-    rows = [
-        (route, [metrics.get(kind) for kind in BROWSER_KINDS])
-        for route, metrics in sorted(pages.items(), key=lambda pair: -max(s.count for s in pair[1].values()))
+    pages = browser_pages_p75(window=window)
+    charts_by_metric = [
+        (
+            metric,
+            charts.budget_bars(
+                [(page.route, page.cells[n].p75, page.cells[n].budget) for page in pages], unit=metric.unit
+            ),
+        )
+        for n, metric in enumerate(BROWSER_METRICS)
     ]
     return _page(
         request,
@@ -294,14 +299,9 @@ def browser(request: HttpRequest) -> HttpResponse:
         title="Browser metrics",
         context={
             "window_name": window_name,
-            "rows": rows,
-            "kinds": [
-                "First Contentful Paint",
-                "Largest Contentful Paint",
-                "Layout shift (CLS)",
-                "TTFB",
-                "Load",
-            ],
+            "pages": pages,
+            "metrics": BROWSER_METRICS,
+            "charts": charts_by_metric,
         },
     )
 
