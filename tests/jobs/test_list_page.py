@@ -37,7 +37,7 @@ def poller(text: str) -> str:
 
 
 def live_ids(text: str) -> list[str]:
-    """The ids the rows hand the poller (hx-include=".job-live-id"), in page order."""
+    """The ids the rows hand the poller (hx-include="#jobs-rows"), in page order."""
     return re.findall(r'<input type="hidden" name="ids" value="([0-9a-f-]{36})" class="job-live-id">', text)
 
 
@@ -65,7 +65,7 @@ def messages_of(response) -> list[str]:
 def test_list_polls_all_unfinished_jobs_in_one_request(alice_client, alice):
     queued = [sleep_job(alice), sleep_job(alice)]
     response = alice_client.get(LIST)
-    assert 'hx-include=".job-live-id"' in poller(response.text)
+    assert 'hx-include="#jobs-rows"' in poller(response.text)
     assert 'hx-trigger="every 1s, jobs-submitted from:body"' in poller(response.text)
     assert live_ids(response.text) == [str(job.uuid) for job in reversed(queued)]
 
