@@ -55,3 +55,17 @@ def test_confirmation_after_the_form_does_not_say_queued_beside_ready(alice_clie
     assert "Ready" in body
     assert "Orders export requested." in body
     assert "queued" not in body.lower()
+
+
+def test_my_reports_says_row_for_a_file_of_one_row(alice_client, alice, small_data, media):
+    run = services.report_run_create(
+        owner=alice, report="orders_export", params={"status": "O"}, format="csv"
+    )
+    services.report_run_generate(run=run)
+    run.refresh_from_db()
+    assert run.rows == 1
+
+    body = alice_client.get(reverse("reports:runs")).content.decode()
+
+    assert ">1 row<" in body
+    assert "1 rows" not in body
