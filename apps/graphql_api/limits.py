@@ -61,7 +61,7 @@ class IntrospectionForStaff(AddValidationRules):
         yield from super().on_operation()
 
 
-def _unexpected(error: GraphQLError) -> bool:
+def unexpected_error(error: GraphQLError) -> bool:
     # Refusals are GraphQLErrors raised on purpose (their message is for the user); any
     # other exception is a bug whose text could show internals.
     original = error.original_error
@@ -70,7 +70,7 @@ def _unexpected(error: GraphQLError) -> bool:
 
 class HideUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=_unexpected, error_message=UNEXPECTED)
+        super().__init__(should_mask_error=unexpected_error, error_message=UNEXPECTED)
 
 
 SCHEMA_LIMITS = [TokenLimit, DepthLimit, AliasLimit, IntrospectionForStaff, HideUnexpectedErrors]

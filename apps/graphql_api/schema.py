@@ -22,7 +22,7 @@ from strawberry_django.optimizer import DjangoOptimizerExtension, optimize
 
 from apps.core.cursor import InvalidCursor
 from apps.graphql_api import selectors
-from apps.graphql_api.limits import SCHEMA_LIMITS
+from apps.graphql_api.limits import SCHEMA_LIMITS, unexpected_error
 from apps.graphql_api.types import (
     CustomerType,
     JobType,
@@ -208,7 +208,14 @@ class Mutation:
             raise _job_refusal(exc) from None
 
 
-schema = strawberry.Schema(
+class TempoSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context=None) -> None:
+        # Logged with their traceback: only the bugs. Refusals and invalid documents are
+        # answers to the client, not events for the operators.
+        super().process_errors([error for error in errors if unexpected_error(error)], execution_context)
+
+
+schema = TempoSchema(
     query=Query,
     mutation=Mutation,
     extensions=[*SCHEMA_LIMITS, DjangoOptimizerExtension],

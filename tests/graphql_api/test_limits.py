@@ -185,7 +185,9 @@ def test_a_document_that_is_not_graphql_is_a_syntax_error(alice_client):
     assert message.startswith("Syntax Error")
 
 
-def test_an_unexpected_failure_is_reported_without_its_details(alice_client, monkeypatch):
+def test_an_unexpected_failure_is_reported_without_its_details_and_logged_with_them(
+    alice_client, monkeypatch, caplog
+):
     def broken(**kwargs):
         raise RuntimeError("password=hunter2 at db.internal")
 
@@ -195,3 +197,11 @@ def test_an_unexpected_failure_is_reported_without_its_details(alice_client, mon
 
     assert response.data["errors"][0]["message"] == UNEXPECTED
     assert b"hunter2" not in response.content
+    assert "hunter2" in caplog.text
+
+
+def test_a_refusal_is_an_answer_not_a_logged_error(alice_client, caplog):
+    response = graphql(alice_client, "{ jobs(first: 0) { id } }")
+
+    assert response.data["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert not [record for record in caplog.records if record.name.startswith("strawberry")]
