@@ -33,9 +33,12 @@ def bearer_for(user) -> dict:
 
 
 @pytest.fixture
-def bob_client(bob):
+def counted_client(alice, settings):
+    """alice logged in with her session in a signed cookie: reading it costs no query with
+    Redis or without, so that a request's queries are its user's and its own."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
     client = Client()
-    client.force_login(bob)
+    client.force_login(alice)
     return client
 
 

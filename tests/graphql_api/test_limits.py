@@ -24,12 +24,12 @@ def only_error(response) -> str:
 
 
 def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(
-    alice_client, settings, django_assert_max_num_queries
+    counted_client, settings, django_assert_max_num_queries
 ):
     settings.GRAPHQL_MAX_DEPTH = 2
     # The session's user only: nothing of the document runs.
     with django_assert_max_num_queries(1):
-        response = graphql(alice_client, "{ reportRuns { job { attempts { number } } } }")
+        response = graphql(counted_client, "{ reportRuns { job { attempts { number } } } }")
 
     assert only_error(response) == "'anonymous' exceeds maximum operation depth of 2"
 

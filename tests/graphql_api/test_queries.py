@@ -23,12 +23,12 @@ query($first: Int, $after: String) {
 
 
 def test_fifty_orders_with_customers_and_lines_cost_three_queries(
-    alice_client, orders_with_lines, django_assert_num_queries
+    counted_client, orders_with_lines, django_assert_num_queries
 ):
     # The session's user, the orders joined to their customers, and their lines
     # prefetched in one IN (...): the same 3 for 5 orders or 500.
     with django_assert_num_queries(3):
-        response = graphql(alice_client, ORDERS_WITH_LINES, {"first": 50})
+        response = graphql(counted_client, ORDERS_WITH_LINES, {"first": 50})
 
     orders = response.data["data"]["orders"]
     assert len(orders) == 50
@@ -120,20 +120,22 @@ def test_a_job_shows_its_progress_and_attempts(alice_client, alice):
     }
 
 
-def test_jobs_with_their_attempts_cost_one_query_each(alice_client, alice, django_assert_num_queries):
+def test_jobs_with_their_attempts_cost_one_query_each(counted_client, alice, django_assert_num_queries):
     for _ in range(10):
         job = job_services.enqueue("diagnostics.noop", owner=alice)
         JobAttempt.objects.create(job=job, number=1, worker="vm:1", started_at=timezone.now())
 
     # The session's user, the jobs, their attempts.
     with django_assert_num_queries(3):
-        response = graphql(alice_client, "{ jobs(first: 50) { id percent attempts { number } } }")
+        response = graphql(counted_client, "{ jobs(first: 50) { id percent attempts { number } } }")
 
     assert len(response.data["data"]["jobs"]) == 10
     assert all(job["attempts"] == [{"number": 1}] for job in response.data["data"]["jobs"])
 
 
-def test_report_runs_with_their_jobs_cost_one_query(alice_client, alice, settings, django_assert_num_queries):
+def test_report_runs_with_their_jobs_cost_one_query(
+    counted_client, alice, settings, django_assert_num_queries
+):
     settings.REPORTS_USER_MAX_ACTIVE = settings.JOBS_USER_MAX_ACTIVE = 50
     for _ in range(8):
         report_services.report_run_create(owner=alice, report="pricing_summary", params={})
@@ -141,7 +143,7 @@ def test_report_runs_with_their_jobs_cost_one_query(alice_client, alice, setting
     # The session's user, and the runs joined to their jobs (the state reads the job's status).
     with django_assert_num_queries(2):
         response = graphql(
-            alice_client, "{ reportRuns { id state downloadUrl sha256 job { status progressDone } } }"
+            counted_client, "{ reportRuns { id state downloadUrl sha256 job { status progressDone } } }"
         )
 
     runs = response.data["data"]["reportRuns"]
