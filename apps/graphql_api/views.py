@@ -66,7 +66,8 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
         response = _errors(401, AUTHENTICATION_REQUIRED, "UNAUTHENTICATED")
         response["WWW-Authenticate"] = 'Bearer realm="api"'
         return response
-    if request.method == "POST" and request.content_type == "application/json":
+    # Every content type strawberry reads as JSON (it matches by substring).
+    if request.method == "POST" and "application/json" in (request.content_type or ""):
         try:
             StrictJsonParser().parse_body(request)
         except HttpError as exc:

@@ -157,6 +157,22 @@ def test_a_nul_in_the_variables_is_422_and_stores_nothing(alice_client):
     assert not Job.objects.exists()
 
 
+def test_a_nul_under_any_json_content_type_is_422(alice_client):
+    body = json.dumps({"query": "{ jobs { id } }", "variables": {"x": "\x00"}}).encode()
+
+    response = post_raw(alice_client, body, content_type="application/json+graphql")
+
+    assert response.status_code == 422
+
+
+def test_a_batch_of_operations_is_refused(alice_client):
+    batch = [{"query": "{ jobs { id } }"}] * 2
+
+    response = post_raw(alice_client, json.dumps(batch).encode())
+
+    assert response.status_code == 400
+
+
 def test_a_nul_in_the_query_is_422(alice_client):
     response = post_raw(alice_client, b'{"query": "{ jobs { id\\u0000 } }"}')
 
