@@ -46,6 +46,12 @@ class JobFilterForm(forms.Form):
     queue = forms.ChoiceField(label="Queue", required=False, choices=[("", "Any"), *Queue.choices])
 
     def __init__(self, data: typing.Any, *, user: AbstractBaseUser) -> None:
+        # What the request said, for the list's own links.
+        self.given = data
+        if not data.get("scope"):
+            # The select shows the scope the list has without one.
+            data = data.copy()
+            data["scope"] = JobScope.EVERYONE if user.is_staff else JobScope.MINE
         super().__init__(data)
         self.staff = user.is_staff
 
@@ -64,8 +70,8 @@ class JobFilterForm(forms.Form):
 
     @property
     def query(self) -> str:
-        """The filters given, as a query string for the list's own links (poll, next pages)."""
-        return urlencode({name: self.data[name] for name in self.fields if self.data.get(name)})
+        """The filters, as a query string for the list's own links (poll, submit)."""
+        return urlencode({name: self.given[name] for name in self.fields if self.given.get(name)})
 
 
 # --- Submitting a job ---------------------------------------------------------------------
