@@ -14,6 +14,7 @@
 
 from csp.constants import NONCE
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from ninja.errors import AuthenticationError, HttpError
@@ -89,6 +90,8 @@ class TempoGraphQLView(GraphQLView):
     def render_graphql_ide(self, request: HttpRequest) -> HttpResponse:
         if not introspection_allowed(request.user):
             return _errors(404, "GraphiQL is for staff; POST your queries to /graphql.", "NOT_FOUND")
+        # GraphiQL sends the csrftoken cookie back as X-CSRFToken: make sure the page sets it.
+        get_token(request)
         nonce = request.csp_nonce
         page = self.graphql_ide_html.replace("<script>", f'<script nonce="{nonce}">').replace(
             "<style>", f'<style nonce="{nonce}">'

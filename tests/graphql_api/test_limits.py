@@ -130,6 +130,19 @@ def test_graphiql_is_served_to_staff_with_its_scripts_allowed_on_that_page_only(
     assert "https://unpkg.com" not in ops_client.get("/")["Content-Security-Policy"]
 
 
+def test_graphiql_sets_the_csrf_cookie_its_requests_send_back(ops, settings):
+    settings.DEBUG = False
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(ops)
+
+    page = open_graphiql(client)
+    token = page.cookies["csrftoken"].value
+    response = graphql(client, "{ __typename }", HTTP_X_CSRFTOKEN=token)
+
+    assert response.status_code == 200
+    assert response.data == {"data": {"__typename": "Query"}}
+
+
 def test_graphiql_needs_a_login(settings):
     settings.DEBUG = True
 
