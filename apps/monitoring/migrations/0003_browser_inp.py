@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('monitoring', '0002_default_alert_rules'),
+        ("monitoring", "0002_default_alert_rules"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='metricrollup',
-            name='kind',
-            field=models.CharField(choices=[('request', 'Request duration'), ('job_run', 'Job run time'), ('job_wait', 'Job wait (enqueue to start)'), ('browser_fcp', 'First Contentful Paint'), ('browser_lcp', 'Largest Contentful Paint'), ('browser_inp', 'Interaction to Next Paint'), ('browser_cls', 'Cumulative Layout Shift (x1000)'), ('browser_ttfb', 'Time to first byte'), ('browser_load', 'Page load (navigation)'), ('slow_query', 'Slow query (per endpoint or job)')], max_length=20),
+            model_name="metricrollup",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("request", "Request duration"),
+                    ("job_run", "Job run time"),
+                    ("job_wait", "Job wait (enqueue to start)"),
+                    ("browser_fcp", "First Contentful Paint"),
+                    ("browser_lcp", "Largest Contentful Paint"),
+                    ("browser_inp", "Interaction to Next Paint"),
+                    ("browser_cls", "Cumulative Layout Shift (x1000)"),
+                    ("browser_ttfb", "Time to first byte"),
+                    ("browser_load", "Page load (navigation)"),
+                    ("slow_query", "Slow query (per endpoint or job)"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
