@@ -1,5 +1,7 @@
 """/graphql authenticates as /api/ does: a bearer token, or a session whose POSTs carry CSRF."""
 
+import secrets
+
 import pytest
 from django.test import Client
 
@@ -98,3 +100,20 @@ def test_queries_are_not_taken_by_get(alice_client):
 
     assert response.status_code == 400, response.content
     assert response.content == b"queries are not allowed when using GET"
+
+
+def test_wrong_tokens_past_the_limit_are_refused_with_429(alice, settings):
+    settings.API_TOKEN_FAILURE_LIMIT = 2
+    # An address of its own: the failures counted here (for the window) touch no other test.
+    guesser = Client(REMOTE_ADDR=f"127.{secrets.randbelow(250) + 1}.{secrets.randbelow(250)}.7")
+    statuses = [
+        graphql(guesser, WHO, HTTP_AUTHORIZATION=f"Bearer tempo_guess{n}").status_code for n in range(2)
+    ]
+
+    refused = graphql(guesser, WHO, **bearer_for(alice))
+
+    assert statuses == [401, 401]
+    assert refused.status_code == 429
+    assert refused.data["errors"][0]["extensions"] == {"code": "RATE_LIMITED"}
+    assert refused.data["errors"][0]["message"].startswith("Too many requests with a wrong API token")
+    assert 0 < int(refused["Retry-After"]) <= settings.API_TOKEN_FAILURE_WINDOW
