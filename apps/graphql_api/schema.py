@@ -13,6 +13,8 @@ import uuid
 import strawberry
 import strawberry_django
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db.models import QuerySet
 from django.http import Http404
 from graphql import GraphQLError
@@ -163,11 +165,34 @@ def _job_refusal(exc: JobInputError | JobStateError) -> GraphQLError:
     return refusal(str(exc), "BAD_USER_INPUT")
 
 
+def _submit_checked(
+    *, params: object, run_at: datetime.datetime | None, idempotency_key: str | None, webhook_url: str | None
+) -> None:
+    """The shape checks POST /api/jobs makes before the jobs services see a submit."""
+    problem = None
+    if params is not None and not isinstance(params, dict):
+        problem = "params must be an object."
+    elif run_at is not None and run_at.tzinfo is None:
+        problem = "runAt needs a timezone, e.g. 2030-01-01T12:00:00Z."
+    elif idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        problem = "idempotencyKey must be 1 to 200 characters."
+    elif webhook_url:
+        try:
+            URLValidator(schemes=["http", "https"])(webhook_url)
+        except ValidationError:
+            problem = "webhookUrl must be an http:// or https:// URL."
+        if len(webhook_url) > 500:
+            problem = "webhookUrl may have at most 500 characters."
+    if problem:
+        raise refusal(f"Invalid input: {problem}", "BAD_USER_INPUT")
+
+
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
         description="Submit a job, with the rules of POST /api/jobs: public kinds for non-staff, the "
-        "kind's queue or a lower one, and the per-user quotas (QUOTA_EXCEEDED with retryAfter)."
+        "kind's queue or a lower one, runAt at most JOBS_MAX_SCHEDULE_DAYS ahead, a webhookUrl to a "
+        "public address, and the per-user quotas (QUOTA_EXCEEDED with retryAfter)."
     )
     def submit_job(
         self,
@@ -175,19 +200,22 @@ class Mutation:
         kind: str,
         params: JSON | None = None,
         queue: str | None = None,
+        run_at: datetime.datetime | None = None,
         idempotency_key: str | None = None,
+        webhook_url: str | None = None,
     ) -> JobType:
-        if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-            raise refusal("Invalid input: idempotencyKey must be 1 to 200 characters.", "BAD_USER_INPUT")
-        if params is not None and not isinstance(params, dict):
-            raise refusal("Invalid input: params must be an object.", "BAD_USER_INPUT")
+        _submit_checked(
+            params=params, run_at=run_at, idempotency_key=idempotency_key, webhook_url=webhook_url
+        )
         try:
             return job_services.enqueue(
                 kind,
                 params=params or {},
                 owner=_user(info),
                 queue=queue,
+                run_at=run_at,
                 idempotency_key=idempotency_key,
+                webhook_url=webhook_url or "",
                 user_submitted=True,
             )
         except JobInputError as exc:

@@ -1,7 +1,10 @@
 """submitJob and cancelJob: the rules, quotas and messages of POST /api/jobs and its cancel."""
 
+import datetime
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from apps.jobs import services as job_services
 from apps.jobs.models import Job, Status
@@ -164,3 +167,48 @@ def test_cancelling_a_finished_job_is_a_conflict(alice_client, alice):
 
     assert error_of(response)["code"] == "CONFLICT"
     assert Job.objects.get(pk=job.pk).status == Status.SUCCEEDED
+
+
+SCHEDULE = """
+mutation($runAt: DateTime, $hook: String) {
+  submitJob(kind: "diagnostics.noop", runAt: $runAt, webhookUrl: $hook) { status runAt }
+}
+"""
+
+
+def test_run_at_in_the_future_schedules_the_job(alice_client):
+    later = timezone.now() + datetime.timedelta(hours=1)
+
+    response = graphql(alice_client, SCHEDULE, {"runAt": later.isoformat()})
+
+    assert response.data["data"]["submitJob"]["status"] == "scheduled"
+    assert Job.objects.get().run_at == later
+
+
+def test_run_at_without_a_timezone_is_bad_input(alice_client):
+    response = graphql(alice_client, SCHEDULE, {"runAt": "2030-01-01T12:00:00"})
+
+    assert error_of(response) == {
+        "message": "Invalid input: runAt needs a timezone, e.g. 2030-01-01T12:00:00Z.",
+        "code": "BAD_USER_INPUT",
+    }
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "javascript:alert(1)", "not a url"])
+def test_a_webhook_url_that_is_not_http_is_bad_input(alice_client, url):
+    response = graphql(alice_client, SCHEDULE, {"hook": url})
+
+    assert error_of(response)["message"] == "Invalid input: webhookUrl must be an http:// or https:// URL."
+    assert not Job.objects.exists()
+
+
+def test_a_webhook_url_to_a_private_address_is_refused_as_by_the_api(alice_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+
+    response = graphql(alice_client, SCHEDULE, {"hook": "http://169.254.169.254/latest"})
+
+    error = error_of(response)
+    assert error["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("webhook_url: ") and "address" in error["message"]
+    assert not Job.objects.exists()
