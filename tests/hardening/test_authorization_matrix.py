@@ -108,6 +108,12 @@ ROUTES: dict[str, dict[str, tuple]] = {
     "api/jobs/<job_id>/retry": {"POST": (401, 409, 404, 409)},
     "jobs/": {"GET": (LOGIN, 200, 200, 200)},
     "jobs/poll": {"GET": (LOGIN, 200, 200, 200)},
+    # A kind's fields are an htmx fragment: a plain GET goes back to the list. An empty
+    # submit names no kind: the list with the form's problems.
+    "jobs/submit": {
+        "GET": (LOGIN, "302→/jobs/", "302→/jobs/", "302→/jobs/"),
+        "POST": (LOGIN, 422, 422, 422),
+    },
     "jobs/<uuid:job_id>/": {"GET": (LOGIN, 200, 404, 200)},
     "jobs/<uuid:job_id>/cancel": {"POST": (LOGIN, "302→/jobs/*", 404, "302→/jobs/*")},
     "jobs/<uuid:job_id>/retry": {"POST": (LOGIN, "302→/jobs/*", 404, "302→/jobs/*")},
