@@ -4,8 +4,10 @@ Without JavaScript a plain reload shows the current state. With htmx, a page pol
 while something on it can still change, in one request per poll:
 
 - the detail page polls its own URL, which answers htmx requests with the live part;
-- the list page polls ``/jobs/poll?ids=…`` for all of its unfinished jobs at once and
-  gets their changing cells back as out-of-band swaps.
+- the list page polls ``/jobs/poll`` for all of its unfinished jobs at once (the ids its
+  rows carry) and, on its newest page, for the jobs created since: it gets the changing
+  cells and the new rows back as out-of-band swaps. It scrolls endlessly (the next keyset
+  page as its last row is revealed) and submits jobs from a form of its own.
 
 Each poll sends the ETag of what it shows (apps.core.live); an unchanged job answers 304
 with no body, and htmx (configured in jobs/_htmx.html) swaps nothing.
