@@ -7,7 +7,7 @@ PORT ?= 8000
 # A first run is a local demo: DEBUG on unless the environment says otherwise.
 export DEBUG ?= 1
 
-.PHONY: run test lint install migrate demo-data serve check-deploy clean lb loadtest
+.PHONY: run test lint install migrate demo-data serve check-deploy clean lb loadtest lighthouse
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -61,5 +61,17 @@ STEPS ?= 100,200,300,400,500,700,1000
 loadtest: migrate
 	USERS=$(USERS) DURATION=$(DURATION) STEPS=$(STEPS) loadtest/run.sh
 
+# Lighthouse CI: @lhci/cli from lighthouse/package-lock.json (npm ci), then lighthouse/run.py
+# audits the main pages logged in, desktop and mobile, on a gunicorn of its own (DEBUG off,
+# its own SQLite database with TPC-H scale 0.01) and asserts the budgets of
+# lighthouse/lighthouserc.*.json. Reports and summary.md in lighthouse/results/.
+LHCI_STAMP := lighthouse/node_modules/.installed
+$(LHCI_STAMP): lighthouse/package-lock.json
+	cd lighthouse && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(LHCI_STAMP)
+
+lighthouse: install $(LHCI_STAMP)
+	$(BIN)/python lighthouse/run.py
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache lighthouse/node_modules lighthouse/results
