@@ -106,6 +106,8 @@ ROUTES: dict[str, dict[str, tuple]] = {
     "api/jobs/<job_id>/cancel": {"POST": (401, 200, 404, 200)},
     # alice's job is queued: nothing to retry, for its owner and staff alike.
     "api/jobs/<job_id>/retry": {"POST": (401, 409, 404, 409)},
+    # GraphQL is POSTed (tests/graphql_api); a GET without a query is a 400, GraphiQL is staff's.
+    "graphql": {"GET": (401, 400, 400, 400)},
     "jobs/": {"GET": (LOGIN, 200, 200, 200)},
     "jobs/poll": {"GET": (LOGIN, 200, 200, 200)},
     # A kind's fields are an htmx fragment: a plain GET goes back to the list. An empty
