@@ -3,6 +3,7 @@ performance admin, with each page's budget line on the charts."""
 
 import json
 import re
+import time
 
 import pytest
 
@@ -11,6 +12,7 @@ from apps.monitoring.models import MetricKind, MetricRollup
 from apps.monitoring.selectors.browser import BROWSER_METRICS, browser_pages_p75
 from apps.monitoring.selectors.metrics import WINDOWS
 from apps.monitoring.views import beacon as beacon_view
+from tests.browser.conftest import browser_page, chromium_launch_args, tempo_processes  # noqa: F401
 from tests.monitoring.helpers import flush_and_roll_up
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +109,67 @@ def test_each_bar_is_drawn_against_its_own_budget_line():
     lines = [float(x) for x in re.findall(r'<line x1="([\d.]+)"', svg)]
     # /b/'s budget (150) is drawn left of the others' (200).
     assert lines[1] < lines[0] == lines[2]
+
+
+def poll(page, script: str, *, deadline: float = 10.0) -> None:
+    """Evaluate ``script`` until it is true (the page's CSP refuses wait_for_function's eval)."""
+    ends = time.monotonic() + deadline
+    while not page.evaluate(script):
+        assert time.monotonic() < ends, f"never true: {script}"
+        page.wait_for_timeout(50)
+
+
+def test_the_browser_script_measures_a_slow_interaction_and_a_layout_shift(
+    tempo_processes,  # noqa: F811
+    browser_page,  # noqa: F811
+):
+    """Debian's chromium on gunicorn (which serves the hashed static files): the beacon sent
+    when the page is hidden carries the paint figures, a layout shift without input, and the
+    INP of a click whose handler is busy for 150 ms (an interaction lasts at least as long
+    as its handlers)."""
+    # What the script hands to sendBeacon, kept by the page (Playwright does not report beacons).
+    browser_page.add_init_script(
+        """window.__beacons = [];
+        const send = navigator.sendBeacon.bind(navigator);
+        navigator.sendBeacon = (url, body) => {
+          window.__beacons.push([url, body]);
+          return send(url, body);
+        };"""
+    )
+    browser_page.goto(tempo_processes["base_url"] + "/accounts/login/")
+    poll(browser_page, "performance.getEntriesByName('first-contentful-paint').length > 0")
+    browser_page.evaluate(
+        """() => {
+        const block = document.createElement("div");
+        block.className = "rum-test-block";
+        block.textContent = "pushed in above everything";
+        block.setAttribute("role", "presentation");
+        document.body.prepend(block);
+        block.getBoundingClientRect();
+        document.body.addEventListener("click", () => {
+          const until = performance.now() + 150;
+          while (performance.now() < until) {}
+        });
+      }"""
+    )
+    browser_page.wait_for_timeout(600)  # the shift must not count as input-driven
+    browser_page.mouse.click(5, 300)
+    poll(browser_page, "performance.getEntriesByType('first-input').length > 0")
+    browser_page.wait_for_timeout(300)  # the event timing observers' callback runs after the paint
+    # The tab goes to the background (headless chromium never hides a page by itself).
+    browser_page.evaluate(
+        """() => {
+        Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
+        document.dispatchEvent(new Event("visibilitychange"));
+      }"""
+    )
+    poll(browser_page, "window.__beacons.length > 0")
+    beacons = browser_page.evaluate(
+        "Promise.all(window.__beacons.map(([url, body]) => body.text().then(text => [url, text])))"
+    )
+    assert len(beacons) == 1 and beacons[0][0] == "/monitoring/beacon"
+    body = json.loads(beacons[0][1])
+    assert body["path"] == "/accounts/login/"
+    assert body["fcp"] > 0 and body["ttfb"] >= 0
+    assert 150 <= body["inp"] < 2000
+    assert body["cls"] > 0
