@@ -91,3 +91,23 @@ def test_with_the_network_cut_a_page_shows_the_styled_offline_page(tempo_process
 
     page.reload()
     assert page.locator("h1").first.inner_text() != "You are offline"
+
+
+def test_activating_drops_the_caches_of_earlier_deploys_and_keeps_the_pages_live(
+    tempo_processes, browser_page, alice
+):
+    base_url, page = tempo_processes["base_url"], browser_page
+    log_in(page, base_url, alice)
+    page.goto(base_url + "/offline/")
+    # What an earlier deploy's worker left: its cache, under its own version.
+    page.evaluate("caches.open('tempo-static-000000000000')")
+    assert page.evaluate("caches.keys()") == ["tempo-static-000000000000"]
+
+    page.goto(base_url + "/")
+    page.wait_for_function(WAIT_FOR_CONTROL)
+
+    names = page.evaluate("caches.keys()")
+    assert len(names) == 1 and names[0].startswith("tempo-static-")
+    assert names != ["tempo-static-000000000000"]
+    response = page.goto(base_url + "/jobs/")
+    assert response.status == 200 and "Jobs" in page.title()

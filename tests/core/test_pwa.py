@@ -220,3 +220,17 @@ def test_pages_link_the_icon_the_manifest_and_register_the_worker_under_the_nonc
     script = re.search(r'<script type="module" nonce="([^"]+)">(.*?)</script>', html, re.S)
     assert script.group(1) == nonce
     assert 'navigator.serviceWorker.register("/sw.js"' in script.group(2)
+
+
+# --- Page scripts ------------------------------------------------------------------------
+
+MAIN_PAGES = ["/", "/orders/", "/jobs/", "/reports/", "/reports/runs/", "/notifications/"]
+
+
+def test_main_pages_block_on_no_script(alice_client):
+    for path in MAIN_PAGES:
+        html = alice_client.get(path).content.decode()
+        scripts = [tag for tag in re.findall(r"<script\b[^>]*>", html) if "application/json" not in tag]
+        assert scripts, path
+        for tag in scripts:
+            assert " defer" in tag or 'type="module"' in tag, (path, tag)
