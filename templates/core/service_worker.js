@@ -3,7 +3,8 @@
    - install: store this deploy's hashed static files and the offline page, then take over
      at once (skipWaiting): pages always come from the network, so a new worker can
      replace the old one without any page seeing stale HTML.
-   - activate: delete the caches of earlier deploys, then control the open pages.
+   - activate: delete the caches of earlier deploys, turn on navigation preload, then
+     control the open pages.
    - fetch: hashed static files cache-first; page navigations network-first, the offline
      page when the network fails; everything else (the API, htmx polls, unhashed files,
      anything not GET) goes to the network untouched. Nothing answered with no-store or
@@ -30,6 +31,8 @@ self.addEventListener("activate", (event) => {
       .then((names) => Promise.all(
         names.filter((name) => name.startsWith(PREFIX) && name !== CACHE).map((name) => caches.delete(name))
       ))
+      // The page request starts while the worker boots, so a page costs no worker start-up.
+      .then(() => self.registration.navigationPreload && self.registration.navigationPreload.enable())
       .then(() => self.clients.claim())
   );
 });
@@ -48,9 +51,9 @@ async function cacheFirst(request) {
   return response;
 }
 
-async function networkFirst(request) {
+async function networkFirst(event) {
   try {
-    return await fetch(request);
+    return (await event.preloadResponse) || (await fetch(event.request));
   } catch (error) {
     const offline = await caches.match(CONFIG.offline, { cacheName: CACHE });
     if (offline) return offline;
@@ -67,7 +70,7 @@ self.addEventListener("fetch", (event) => {
   if (url.pathname.startsWith(CONFIG.static) && HASHED.test(url.pathname)) {
     event.respondWith(cacheFirst(request));
   } else if (request.mode === "navigate") {
-    event.respondWith(networkFirst(request));
+    event.respondWith(networkFirst(event));
   }
 });
 {% endautoescape %}

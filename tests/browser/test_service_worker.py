@@ -41,6 +41,10 @@ def test_worker_installs_for_the_whole_site_and_controls_the_page(tempo_processe
         "return {scope: r.scope, script: r.active.scriptURL, state: r.active.state}; }"
     )
     assert registration == {"scope": base_url + "/", "script": base_url + "/sw.js", "state": "activated"}
+    # Pages are fetched while the worker starts (navigation preload).
+    assert page.evaluate("async () => (await navigator.serviceWorker.ready).navigationPreload.getState()")[
+        "enabled"
+    ]
     cached = page.evaluate(CACHED_URLS)
     assert len(cached["names"]) == 1 and cached["names"][0].startswith("tempo-static-")
     assert base_url + "/offline/" in cached["urls"]
