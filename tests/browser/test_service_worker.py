@@ -115,3 +115,17 @@ def test_activating_drops_the_caches_of_earlier_deploys_and_keeps_the_pages_live
     assert names != ["tempo-static-000000000000"]
     response = page.goto(base_url + "/jobs/")
     assert response.status == 200 and "Jobs" in page.title()
+
+
+def test_a_logged_out_visitor_is_redirected_to_the_login_page_through_the_worker(
+    tempo_processes, browser_page, alice
+):
+    base_url, page = tempo_processes["base_url"], browser_page
+    controlled_page(page, base_url, alice)
+
+    page.context.clear_cookies()
+    response = page.goto(base_url + "/jobs/")
+
+    assert response.status == 200
+    assert page.url.startswith(base_url + "/accounts/login/")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
