@@ -19,7 +19,11 @@
     })
       .then(function (response) {
         // 304: unchanged; a redirect means the session ended (leave the page as it is).
-        if (response.status !== 200 || response.redirected) return null;
+        // An unread body keeps the request open: drop it.
+        if (response.status !== 200 || response.redirected) {
+          if (response.body) response.body.cancel();
+          return null;
+        }
         return response.text();
       })
       .then(function (html) {
