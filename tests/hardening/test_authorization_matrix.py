@@ -52,6 +52,11 @@ LOGS_OUT = {"accounts/logout/", "admin/logout/"}
 # Notifications, webhook endpoints and deliveries are personal: staff get 404 there too.
 ROUTES: dict[str, dict[str, tuple]] = {
     "healthz": {"GET": (200, 200, 200, 200)},
+    # The service worker, the manifest, the icon and the offline page hold nobody's data.
+    "sw.js": {"GET": (200, 200, 200, 200)},
+    "manifest.webmanifest": {"GET": (200, 200, 200, 200)},
+    "favicon.ico": {"GET": ("302→/static/icons/*",) * 4},
+    "offline/": {"GET": (200, 200, 200, 200)},
     "readyz": {"GET": (200, 200, 200, 200)},
     "accounts/login/": {"GET": (200, 200, 200, 200)},
     "accounts/logout/": {"POST": ("302→/",) * 4},
@@ -117,6 +122,7 @@ ROUTES: dict[str, dict[str, tuple]] = {
         "POST": (LOGIN, 422, 422, 422),
     },
     "jobs/<uuid:job_id>/": {"GET": (LOGIN, 200, 404, 200)},
+    "jobs/<uuid:job_id>/log": {"GET": (LOGIN, 200, 404, 200)},
     "jobs/<uuid:job_id>/cancel": {"POST": (LOGIN, "302→/jobs/*", 404, "302→/jobs/*")},
     "jobs/<uuid:job_id>/retry": {"POST": (LOGIN, "302→/jobs/*", 404, "302→/jobs/*")},
     "notifications/": {"GET": (LOGIN, 200, 200, 200)},
