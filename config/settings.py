@@ -11,9 +11,10 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
 
 from config.databases import database_config
+from config.deferred import deferred
+from config.logging_config import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -259,14 +260,7 @@ STORAGES = {
 # Unhashed names for a minute (a page linking one sees a deploy soon); hashed names are
 # immutable for a year (apps.core.pwa.static_file_headers).
 WHITENOISE_MAX_AGE = 60
-
-
-def _static_file_headers(headers, path: str, url: str) -> None:
-    # A callable is wanted here, and settings load before the app module that holds it.
-    import_string("apps.core.pwa.static_file_headers")(headers, path, url)
-
-
-WHITENOISE_ADD_HEADERS_FUNCTION = _static_file_headers
+WHITENOISE_ADD_HEADERS_FUNCTION = deferred("apps.core.pwa.static_file_headers")
 
 # --- E-mail -------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
@@ -494,34 +488,9 @@ SILKY_SENSITIVE_KEYS = {
 # in, so the update that stores a new signing secret, and a session lookup by its key,
 # would keep them in clear.
 SILKY_IGNORE_QUERIES = ["whsec_", '"django_session"']
-
-
 SILKY_PERMISSIONS = lambda user: user.is_staff  # noqa: E731
-
-
-def _silk_should_record(request) -> bool:
-    # Silk wants a callable here, and settings load before the apps the real one needs.
-    return import_string("apps.monitoring.silk_sampling.silk_should_record")(request)
-
-
-SILKY_INTERCEPT_FUNC = _silk_should_record
-
+SILKY_INTERCEPT_FUNC = deferred("apps.monitoring.silk_sampling.silk_should_record")
 
 # --- Logging ------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-        # django-q2 logs a line per message at INFO; our "apps.jobs" logger tells the story.
-        "django-q": {"level": env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING")},
-        # django-axes logs every login at INFO; failures and lockouts are WARNINGs.
-        "axes": {"level": "WARNING"},
-    },
-}
+LOGGING = logging_config(level=LOG_LEVEL, broker_level=env.str("JOBS_BROKER_LOG_LEVEL", default="WARNING"))
