@@ -131,6 +131,9 @@ def _varying_on_htmx(response: HttpResponse) -> HttpResponse:
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     """The order and its first page of line items; ``?lines=<cursor>`` continues them (an
     htmx request gets only the rows, for the big orders an import can bring)."""
+    if order_id > MAX_ID:
+        # No row can have it, and SQLite cannot even bind it.
+        raise Http404(f"Order {order_id} does not exist.")
     after = selectors.LINE_ITEM_KEYSET.key_or_none(request.GET.get("lines"))
     lines = selectors.order_line_items_page(order_id=order_id, limit=LINE_ITEMS_PER_PAGE, after=after)
     if request.htmx and after is not None:
