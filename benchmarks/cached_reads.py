@@ -14,26 +14,15 @@ view and the response. CPU in one process is a figure a busy machine disturbs li
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+import in_process  # noqa: F401  (sets Django up)
+from django.contrib.auth import get_user_model
+from django.test import Client, override_settings
 
-import django
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.test import Client, override_settings  # noqa: E402
-
-from apps.commerce.models import Order  # noqa: E402
+from apps.commerce.models import Order
 
 
 def endpoints(requests: int) -> dict[str, list[str]]:

@@ -18,28 +18,17 @@ column, while the GraphQL read stays at one.
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+import in_process  # noqa: F401  (sets Django up)
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
-import django
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client, override_settings  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-
-from apps.commerce.models import Order  # noqa: E402
+from apps.commerce.models import Order
 
 QUERY = """query($first: Int) { orders(first: $first) {
   id orderDate totalPrice customer { id name }

@@ -14,27 +14,15 @@ of one that brings a new job, and the CPU time (``time.process_time``) per poll.
 
 import argparse
 import html
-import os
 import re
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+import in_process  # noqa: F401  (sets Django up)
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test import Client
 
-import django
-
-django.setup()
-
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from django.test import Client  # noqa: E402
-
-from apps.jobs.models import Job, Status  # noqa: E402
+from apps.jobs.models import Job, Status
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 

@@ -16,34 +16,24 @@ queued (no worker runs): their pages are the ones a user sees right after submit
 
 import argparse
 import gzip
-import os
 import sys
 from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DEBUG", "0")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-for-production")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+import in_process  # noqa: F401  (sets Django up)
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.management import call_command
+from django.test import Client
+from django.test.utils import setup_databases, setup_test_environment, teardown_databases
 
-import django
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import get_user_model  # noqa: E402
-from django.contrib.staticfiles.storage import staticfiles_storage  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import setup_databases, setup_test_environment, teardown_databases  # noqa: E402
-
-from apps.commerce.models import Order  # noqa: E402
-from apps.commerce.services import dataset_load  # noqa: E402
-from apps.jobs import services as jobs  # noqa: E402
-from apps.notifications.services.inapp import notification_create  # noqa: E402
-from apps.reports.services import report_run_create  # noqa: E402
+from apps.commerce.models import Order
+from apps.commerce.services import dataset_load
+from apps.jobs import services as jobs
+from apps.notifications.services.inapp import notification_create
+from apps.reports.services import report_run_create
 
 
 class Assets(HTMLParser):
