@@ -2,6 +2,7 @@
 
 import re
 from typing import Generic, TypeVar
+from uuid import UUID
 
 from django.conf import settings
 from django.http import Http404, HttpRequest
@@ -200,6 +201,21 @@ class TooManyRequests(HttpError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(429, message)
         self.retry_after = max(1, int(retry_after))
+
+
+def ids_parsed(raw: str, *, noun: str, plural: str, most: int) -> list[UUID]:
+    """The distinct UUIDs of a comma-separated ``ids`` parameter, in the order given; 422
+    naming the first that is not a UUID (``noun``: "job"), or when there are more than
+    ``most`` (``plural``: "jobs")."""
+    ids: dict[UUID, None] = {}
+    for part in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            ids[UUID(part)] = None
+        except ValueError:
+            raise HttpError(422, f"Invalid input: ids: {part[:80]!r} is not a {noun} id (a UUID).") from None
+    if len(ids) > most:
+        raise HttpError(422, f"Invalid input: ids: at most {most} {plural} per request (got {len(ids)}).")
+    return list(ids)
 
 
 def page_limit(requested: int | None) -> int:

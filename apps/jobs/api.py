@@ -4,14 +4,12 @@ Users see and act on their own jobs only (another user's job is a 404, never a 4
 staff see all of them. Non-staff may submit only the kinds marked ``public``.
 """
 
-from uuid import UUID
-
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
-from apps.core.api import ERRORS, ErrorOut, TooManyRequests, page_limit
+from apps.core.api import ERRORS, ErrorOut, TooManyRequests, ids_parsed, page_limit
 from apps.core.pagination import NEWEST_FIRST, next_page_url
 from apps.jobs import selectors, services
 from apps.jobs.errors import (
@@ -49,24 +47,6 @@ def _refusal(exc: JobInputError | JobStateError) -> HttpError:
             422, f"Unknown job kind {exc.name!r}; GET /api/jobs/kinds lists the ones you may submit."
         )
     return HttpError(422, str(exc))
-
-
-def _ids_parsed(raw: str) -> list[UUID]:
-    """Unique UUIDs in the order given; 422 naming the first one that is not a UUID."""
-    ids: list[UUID] = []
-    for part in raw.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            job_id = UUID(part)
-        except ValueError:
-            raise HttpError(422, f"Invalid input: ids: {part[:80]!r} is not a job id (a UUID).") from None
-        if job_id not in ids:
-            ids.append(job_id)
-    if len(ids) > MAX_IDS:
-        raise HttpError(422, f"Invalid input: ids: at most {MAX_IDS} jobs per request (got {len(ids)}).")
-    return ids
 
 
 @router.get("/kinds", response={200: list[JobKindOut], 401: ErrorOut}, summary="Job kinds you may submit")
@@ -111,7 +91,7 @@ def list_jobs(request: HttpRequest, query: Query[JobListQuery]):
         others = [name for name in ("status", "kind", "queue", "cursor") if getattr(query, name)]
         if others:
             raise HttpError(422, f"Invalid input: ids cannot be combined with {', '.join(others)}.")
-        ids = _ids_parsed(query.ids)
+        ids = ids_parsed(query.ids, noun="job", plural="jobs", most=MAX_IDS)
         by_id = {job.uuid: job for job in selectors.jobs_by_ids_for_user(user=request.user, job_ids=ids)}
         return {"items": [by_id[job_id] for job_id in ids if job_id in by_id], "next": None, "next_url": None}
 

@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import TypeAdapter
 
-from apps.core.api import ERRORS, CursorPageOut, ErrorOut, TooManyRequests, page_limit
+from apps.core.api import ERRORS, CursorPageOut, ErrorOut, TooManyRequests, ids_parsed, page_limit
 from apps.core.caching import JsonBody, json_response
 from apps.core.pagination import NEWEST_FIRST, keyset_page, next_page_url
 from apps.jobs.errors import JobQuotaExceeded
@@ -179,22 +179,6 @@ class RunPageOut(CursorPageOut[RunOut]):
     pass
 
 
-def _run_ids(raw: str) -> list[UUID]:
-    """The distinct run ids of ``raw`` in their order; 422 naming the first that is not a UUID."""
-    parts = [part.strip() for part in raw.split(",")]
-    ids: dict[UUID, None] = {}
-    for part in filter(None, parts):
-        try:
-            ids[UUID(part)] = None
-        except ValueError:
-            raise HttpError(
-                422, f"Invalid input: ids: {part[:80]!r} is not a report run id (a UUID)."
-            ) from None
-    if len(ids) > RUN_MAX_IDS:
-        raise HttpError(422, f"Invalid input: ids: at most {RUN_MAX_IDS} runs per request (got {len(ids)}).")
-    return list(ids)
-
-
 @router.get(
     "",
     response={200: RunPageOut, **ERRORS},
@@ -208,7 +192,7 @@ def list_runs(request: HttpRequest, query: Query[RunListQuery]):
         others = [name for name in ("report", "limit", "cursor") if getattr(query, name) is not None]
         if others:
             raise HttpError(422, f"Invalid input: ids cannot be combined with {', '.join(others)}.")
-        ids = _run_ids(query.ids)
+        ids = ids_parsed(query.ids, noun="report run", plural="runs", most=RUN_MAX_IDS)
         runs = selectors.report_runs_by_ids_for_user(user=request.user, run_ids=ids)
         by_id = {run.uuid: run for run in runs}
         items = [_run_out(request, by_id[run_id]) for run_id in ids if run_id in by_id]
