@@ -7,53 +7,12 @@ API and the command, so that all three accept exactly the same parameters. The v
 shows the service's problems next to their fields (``ReportForm.problems_add``).
 """
 
-import datetime
-import types
-import typing
-from decimal import Decimal
-
-import annotated_types
 from django import forms
 
+from apps.core.param_fields import param_field
 from apps.reports.catalog import ReportDefinition
 
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)"}
-
-
-def _bounds(info) -> dict:
-    bounds = {}
-    for item in info.metadata:
-        if isinstance(item, annotated_types.Ge):
-            bounds["min_value"] = item.ge
-        elif isinstance(item, annotated_types.Le):
-            bounds["max_value"] = item.le
-    return bounds
-
-
-def _form_field(name: str, info) -> forms.Field:
-    annotation = info.annotation
-    optional = False
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
-        optional = len(args) < len(typing.get_args(annotation))
-        annotation = args[0]
-    label = name.replace("_", " ").capitalize()
-    common = {"label": label, "required": not optional, "help_text": info.description or ""}
-    initial = info.default if info.default is not None else None
-    if typing.get_origin(annotation) is typing.Literal:
-        choices = [(value, value) for value in typing.get_args(annotation)]
-        if optional:
-            choices = [("", "Any"), *choices]
-        return forms.ChoiceField(choices=choices, initial=initial, **common)
-    if annotation is datetime.date:
-        return forms.DateField(
-            widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"), initial=initial, **common
-        )
-    if annotation is int:
-        return forms.IntegerField(initial=initial, **_bounds(info), **common)
-    if annotation is Decimal:
-        return forms.DecimalField(initial=initial, **_bounds(info), **common)
-    return forms.CharField(initial=initial, **common)
 
 
 class ReportForm(forms.Form):
@@ -63,7 +22,7 @@ class ReportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.definition = definition
         for name, info in definition.params.model_fields.items():
-            self.fields[name] = _form_field(name, info)
+            self.fields[name] = param_field(name, info)
         self.fields["format"] = forms.ChoiceField(
             label="Format",
             choices=[(value, FORMAT_LABELS[value]) for value in definition.formats],

@@ -14,8 +14,8 @@ from django.test import Client
 from django.urls import reverse
 from pydantic import BaseModel, Field
 
+from apps.core.param_fields import param_field
 from apps.jobs import runner, services
-from apps.jobs.forms import param_field
 from apps.jobs.models import Job, Queue
 from apps.jobs.views import JOBS_PER_PAGE
 
