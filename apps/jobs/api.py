@@ -20,7 +20,7 @@ from apps.jobs.errors import (
     JobStateError,
     UnknownJobKind,
 )
-from apps.jobs.registry import kinds_all
+from apps.jobs.registry import kinds_submittable
 from apps.jobs.schemas import (
     MAX_IDS,
     JobDetailOut,
@@ -51,7 +51,7 @@ def _refusal(exc: JobInputError | JobStateError) -> HttpError:
 
 @router.get("/kinds", response={200: list[JobKindOut], 401: ErrorOut}, summary="Job kinds you may submit")
 def list_kinds(request: HttpRequest):
-    return [kind for kind in kinds_all() if kind.public or request.user.is_staff]
+    return kinds_submittable(staff=request.user.is_staff)
 
 
 @router.post(

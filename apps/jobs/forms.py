@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from apps.core.param_fields import param_field
 from apps.jobs.models import Queue, Status
-from apps.jobs.registry import JobKind, kinds_all
+from apps.jobs.registry import kinds_all, kinds_submittable
 from apps.jobs.selectors import JobScope
 
 # Parameter fields are named apart from the form's own ("kind", "shown").
@@ -71,11 +71,6 @@ class JobFilterForm(forms.Form):
 # --- Submitting a job ---------------------------------------------------------------------
 
 
-def kinds_submittable(*, user: AbstractBaseUser) -> list[JobKind]:
-    """The kinds ``user`` may submit: public ones; every kind for staff (as POST /api/jobs)."""
-    return [kind for kind in kinds_all() if kind.public or user.is_staff]
-
-
 class JobSubmitForm(forms.Form):
     """A kind, and the parameters of that kind.
 
@@ -92,7 +87,7 @@ class JobSubmitForm(forms.Form):
         """``query``: the list's filters, kept through the submit (the form's action)."""
         super().__init__(data, prefix="submit")
         self.action = reverse("jobs:submit") + (f"?{query}" if query else "")
-        allowed = {job_kind.name: job_kind for job_kind in kinds_submittable(user=user)}
+        allowed = {job_kind.name: job_kind for job_kind in kinds_submittable(staff=user.is_staff)}
         self.fields["kind"].choices = [("", "Choose a kind…"), *((name, name) for name in allowed)]
         # With htmx, choosing a kind brings its parameter fields at once.
         self.fields["kind"].widget.attrs.update(

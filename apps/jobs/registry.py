@@ -146,3 +146,8 @@ def kind_find(name: str) -> JobKind | None:
 
 def kinds_all() -> list[JobKind]:
     return sorted(_kinds.values(), key=lambda kind: kind.name)
+
+
+def kinds_submittable(*, staff: bool) -> list[JobKind]:
+    """The kinds a user may submit: the public ones; every kind for staff."""
+    return [kind for kind in kinds_all() if kind.public or staff]
