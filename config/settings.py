@@ -418,6 +418,9 @@ REPORTS_CHUNK_ROWS = env.int("REPORTS_CHUNK_ROWS", default=5000)
 # Report runs one (non-staff) user may have waiting or running at once (they also count
 # towards JOBS_USER_MAX_ACTIVE); 0 turns this quota off.
 REPORTS_USER_MAX_ACTIVE = env.int("REPORTS_USER_MAX_ACTIVE", default=5)
+# On: report pages and POST /api/reports write the file within the request, no job (the
+# system before reports were jobs: the load test's "before" mode); off in production.
+REPORTS_INLINE = env.bool("REPORTS_INLINE", default=False)
 # Imports: a larger upload is refused before any of it is stored (the first upload
 # handler checks it; it applies to every upload of the site).
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=200 * 1024 * 1024)

@@ -138,15 +138,16 @@ def catalog(request: HttpRequest):
 
 @router.post(
     "",
-    response={202: RunOut, 429: ErrorOut, **ERRORS},
+    response={201: RunOut, 202: RunOut, 429: ErrorOut, **ERRORS},
     summary="Run a report",
-    description="Validates the request and queues a job that writes the file. Poll `url` (also in "
-    "the `Location` header) until `state` is `ready`, then GET `download_url`. Non-staff users may "
-    "have at most REPORTS_USER_MAX_ACTIVE runs waiting or running (429 with `Retry-After` when over).",
+    description="Validates the request and queues a job that writes the file (202). Poll `url` (also "
+    "in the `Location` header) until `state` is `ready`, then GET `download_url`. Non-staff users may "
+    "have at most REPORTS_USER_MAX_ACTIVE runs waiting or running (429 with `Retry-After` when over). "
+    "With REPORTS_INLINE on, the file is written within the request and the run comes back ready (201).",
 )
 def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
     try:
-        run = services.report_run_create(
+        run = services.report_run_request(
             owner=request.user, report=payload.report, params=payload.params, format=payload.format
         )
     except JobQuotaExceeded as exc:
@@ -155,7 +156,7 @@ def submit_run(request: HttpRequest, payload: RunIn, response: HttpResponse):
         raise HttpError(422, str(exc)) from None
     out = _run_out(request, run)
     response["Location"] = out["url"]
-    return Status(202, out)
+    return Status(201 if run.is_ready else 202, out)
 
 
 # The most runs one polling request may ask for by id.

@@ -239,6 +239,19 @@ def _expiry(start: datetime) -> datetime:
     return start + timedelta(days=settings.REPORTS_RETENTION_DAYS)
 
 
+def _run_new(
+    *, definition: ReportDefinition, params: pydantic.BaseModel, format: str, owner: AbstractBaseUser | None
+) -> ReportRun:
+    """The record of a validated request, before any file is written."""
+    return ReportRun.objects.create(
+        report=definition.name,
+        params=params.model_dump(mode="json"),
+        format=format,
+        owner=owner,
+        expires_at=_expiry(timezone.now()),
+    )
+
+
 def report_run_create(
     *, owner: AbstractBaseUser | None, report: str, params: dict | None, format: str = Format.CSV
 ) -> ReportRun:
@@ -252,6 +265,35 @@ def report_run_create(
     run, _ = _report_run_recorded(
         definition=definition, params=clean, format=format, owner=owner, user_submitted=owner is not None
     )
+    return run
+
+
+def report_run_request(
+    *, owner: AbstractBaseUser | None, report: str, params: dict | None, format: str = Format.CSV
+) -> ReportRun:
+    """A run asked for by a page or the reports API: queued as a job (report_run_create), or,
+    with REPORTS_INLINE, written within the request (report_run_inline).
+
+    Whether a caller got a finished run is ``run.is_ready``; errors are theirs.
+    """
+    create = report_run_inline if settings.REPORTS_INLINE else report_run_create
+    return create(owner=owner, report=report, params=params, format=format)
+
+
+def report_run_inline(
+    *, owner: AbstractBaseUser | None, report: str, params: dict | None, format: str = Format.CSV
+) -> ReportRun:
+    """Validate a request and write its file now, in the calling process: a run without a job.
+
+    How reports ran before they were jobs (as ``manage.py run_report`` still runs them):
+    the load test's "before" mode measures that system with REPORTS_INLINE on. The caller
+    waits for the whole query and file; no job quota applies (the request itself is the
+    limit). A run whose writing fails stays without a file (state "failed") and the error
+    propagates.
+    """
+    definition, clean, format = report_request_validated(report=report, params=params, format=format)
+    run = _run_new(definition=definition, params=clean, format=format, owner=owner)
+    report_run_generate(run=run)
     return run
 
 
@@ -299,13 +341,7 @@ def _report_run_recorded(
        not); the run of step 1 is then dropped, and the earlier one returned.
     3. Link the run to its job.
     """
-    run = ReportRun.objects.create(
-        report=definition.name,
-        params=params.model_dump(mode="json"),
-        format=format,
-        owner=owner,
-        expires_at=_expiry(timezone.now()),
-    )
+    run = _run_new(definition=definition, params=params, format=format, owner=owner)
 
     def same_request(earlier: Job) -> bool:
         earlier_run = selectors.report_run_of_job(job_id=earlier.pk)

@@ -38,7 +38,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
 @login_required_htmx
 @require_http_methods(["GET", "POST"])
 def report_new(request: HttpRequest, name: str) -> HttpResponse:
-    """The report's form; a valid POST queues a run and goes to its page."""
+    """The report's form; a valid POST queues a run (REPORTS_INLINE: writes it) and goes to its page."""
     try:
         definition = report_definition(name)
     except UnknownReport as exc:
@@ -47,7 +47,7 @@ def report_new(request: HttpRequest, name: str) -> HttpResponse:
     status, retry_after = (400 if request.method == "POST" else 200), None
     if request.method == "POST" and form.is_valid():
         try:
-            run = services.report_run_create(
+            run = services.report_run_request(
                 owner=request.user,
                 report=definition.name,
                 params=form.params,
