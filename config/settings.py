@@ -170,13 +170,16 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
+            # django-redis behind a circuit breaker: Redis down reads as misses (apps.core.redis_cache).
+            "BACKEND": "apps.core.redis_cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tempo"),
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
+                # After a failure, seconds during which no operation of the process tries Redis.
+                "RETRY_AFTER": env.float("CACHE_RETRY_AFTER", default=5.0),
             },
         }
     }

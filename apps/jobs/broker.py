@@ -6,14 +6,13 @@ one per call unless given one, which measured here cut enqueue throughput about 
 A broker that is down must not fail, or stall, the requests that enqueue: the Job row is
 the record, and the dispatcher publishes what the broker never got. So the connection
 made here gives up after JOBS_BROKER_TIMEOUT seconds (connect, or one command), and a
-failure opens a circuit: for JOBS_BROKER_RETRY_AFTER seconds this process does not try
-the broker at all (publish() answers False, queue_size() None), so a dead broker costs
-one timeout per process and interval instead of one per request.
+failure opens a circuit (apps.core.circuit): for JOBS_BROKER_RETRY_AFTER seconds this
+process does not try the broker at all (publish() answers False, queue_size() None), so a
+dead broker costs one timeout per process and interval instead of one per request.
 """
 
 import logging
 import threading
-import time
 
 import redis
 from django.conf import settings
@@ -22,13 +21,15 @@ from django_q.brokers.redis_broker import Redis as RedisBroker
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from apps.core.circuit import Circuit
+
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "apps.jobs.tasks.run"
 
 _local = threading.local()
-# time.monotonic() until which the broker is taken for down (shared by the process's threads).
-_down_until = 0.0
+# Shared by the process's threads.
+circuit = Circuit("broker", retry_after=lambda: settings.JOBS_BROKER_RETRY_AFTER)
 
 
 class _BoundedRedisBroker(RedisBroker):
@@ -59,16 +60,14 @@ def broker_for(queue: str) -> Broker:
 
 def broker_available() -> bool:
     """False while the circuit is open (a recent failure); then the broker is tried again."""
-    return time.monotonic() >= _down_until
+    return circuit.due()
 
 
 def _failed(queue: str, action: str, exc: Exception) -> None:
-    global _down_until
     # The connection may be broken for good: start a fresh one next time.
     getattr(_local, "brokers", {}).pop(queue, None)
-    retry_after = settings.JOBS_BROKER_RETRY_AFTER
-    _down_until = time.monotonic() + retry_after
-    logger.warning("%s failed (queue %s): %s; broker not tried for %gs", action, queue, exc, retry_after)
+    logger.info("%s failed (queue %s): %s", action, queue, exc)
+    circuit.failed(exc)
 
 
 def publish(job_id: int, *, queue: str, timeout: int) -> bool:
@@ -76,7 +75,7 @@ def publish(job_id: int, *, queue: str, timeout: int) -> bool:
 
     Losing a publish is safe: the job row stays queued and the dispatcher republishes it.
     """
-    if not broker_available():
+    if not circuit.allows():
         logger.info("publish of job %s to queue %s skipped: the broker is down", job_id, queue)
         return False
     try:
@@ -94,15 +93,18 @@ def publish(job_id: int, *, queue: str, timeout: int) -> bool:
     except Exception as exc:
         _failed(queue, f"publish of job {job_id}", exc)
         return False
+    circuit.succeeded()
     return True
 
 
 def queue_size(queue: str) -> int | None:
     """Messages waiting in the broker for ``queue``; None if the broker is unreachable."""
-    if not broker_available():
+    if not circuit.allows():
         return None
     try:
-        return broker_for(queue).queue_size()
+        size = broker_for(queue).queue_size()
     except Exception as exc:
         _failed(queue, "queue size", exc)
         return None
+    circuit.succeeded()
+    return size

@@ -166,7 +166,7 @@ def live(transactional_db, requires_postgres, requires_redis, settings, tmp_path
     if urlsplit(settings.REDIS_URL).path.strip("/") in ("", "0"):
         missing("integration tests flush their Redis database: give REDIS_URL a dedicated number (…/15)")
     # A broker failure seen by an earlier test must not keep this one from publishing.
-    monkeypatch.setattr(broker, "_down_until", 0.0)
+    broker.circuit.reset()
     for name, value in FAST_TIMINGS.items():
         setattr(settings, name, value)
     env = {
@@ -190,3 +190,4 @@ def live(transactional_db, requires_postgres, requires_redis, settings, tmp_path
     finally:
         processes.stop_all()
         processes.redis.close()
+        broker.circuit.reset()

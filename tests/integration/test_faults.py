@@ -91,12 +91,13 @@ def private_redis(tmp_path, monkeypatch, settings):
     monkeypatch.setattr(Conf, "REDIS", server.url)
     # Connections made so far point elsewhere; the circuit starts closed.
     monkeypatch.setattr(broker._local, "brokers", {}, raising=False)
-    monkeypatch.setattr(broker, "_down_until", 0.0)
+    broker.circuit.reset()
     settings.JOBS_BROKER_RETRY_AFTER = 1.0
     try:
         yield server
     finally:
         server.kill()
+        broker.circuit.reset()
 
 
 def worker_backends() -> list[int]:
@@ -179,10 +180,11 @@ def hanging_broker(requires_redis, monkeypatch, settings):
     silent.listen(16)
     monkeypatch.setattr(Conf, "REDIS", f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
     monkeypatch.setattr(broker._local, "brokers", {}, raising=False)
-    monkeypatch.setattr(broker, "_down_until", 0.0)
+    broker.circuit.reset()
     settings.JOBS_BROKER_TIMEOUT = 0.5
     yield
     silent.close()
+    broker.circuit.reset()
 
 
 @pytest.mark.django_db
