@@ -48,6 +48,12 @@ NAMESPACES_KEY = "cache:namespaces"
 _MISSING = object()
 
 
+def _unreachable() -> bool:
+    """Whether the cache is taken for down in this process (its circuit is open)."""
+    unreachable = getattr(cache, "unreachable", None)
+    return bool(unreachable and unreachable())
+
+
 def caching_enabled() -> bool:
     return bool(getattr(settings, "CACHE_ENABLED", True))
 
@@ -56,20 +62,46 @@ def _version_key(namespace: str) -> str:
     return f"cache:version:{namespace}"
 
 
+def _version_new() -> int:
+    """A namespace's first version: never one a value stored before could carry.
+
+    A version key that is missing (evicted, or deleted after Redis missed a bump during
+    an outage: apps.core.redis_cache) thus invalidates the namespace, as a bump does;
+    counting from 1 again would make values of the old version 1 valid again.
+    """
+    return time.time_ns()
+
+
+def _version_first(key: str) -> int:
+    """The version of a namespace without one: ours, or that of whoever added it first."""
+    version = _version_new()
+    if cache.add(key, version, timeout=None) is False:
+        # None: the cache could not answer; the version is then only used for values it
+        # cannot store either.
+        version = int(cache.get(key) or version)
+    return version
+
+
 def namespace_version(namespace: str) -> int:
-    return int(cache.get(_version_key(namespace)) or 1)
+    key = _version_key(namespace)
+    return int(cache.get(key) or _version_first(key))
 
 
 def namespace_bump(namespace: str) -> int:
-    """Invalidate every key of the namespace (call it after writing what they derive from)."""
+    """Invalidate every key of the namespace (call it after writing what they derive from).
+
+    With Redis unreachable the bump is lost, and the write that called it goes on: the
+    backend deletes the version key once Redis answers again, which invalidates the same.
+    """
     key = _version_key(namespace)
-    if cache.add(key, 2, timeout=None):
-        return 2
+    version = _version_new()
+    if cache.add(key, version, timeout=None):
+        return version
     try:
         return int(cache.incr(key))
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 2, timeout=None)
-        return 2
+    except ValueError:  # evicted between add and incr, or the cache is unreachable
+        cache.set(key, version, timeout=None)
+        return version
 
 
 def _full_key(namespace: str, key: str) -> str:
@@ -83,7 +115,9 @@ def _read(namespace: str, full_key: str) -> tuple[int, Any]:
     """The namespace's version and the stored entry of that version (or _MISSING): one round trip."""
     version_key = _version_key(namespace)
     found = cache.get_many([version_key, full_key])
-    version = int(found.get(version_key) or 1)
+    if version_key not in found:
+        return _version_first(version_key), _MISSING
+    version = int(found[version_key])
     entry = found.get(full_key, _MISSING)
     if entry is not _MISSING and entry[2] != version:
         entry = _MISSING  # computed before the last write
@@ -112,6 +146,8 @@ class _Stats:
             self._flushed_at = time.monotonic()
         if not pending:
             return
+        if _unreachable():
+            return  # Counts of an outage are dropped, not written into the keys it lost.
         try:
             for (namespace, outcome), amount in pending.items():
                 key = f"cache:stats:{namespace}:{outcome}"
@@ -240,7 +276,10 @@ class _recompute_lock:
         self.won = False
 
     def __enter__(self) -> bool:
-        self.won = bool(cache.add(self.key, self.token, timeout=max(int(self.timeout), 1)))
+        added = cache.add(self.key, self.token, timeout=max(int(self.timeout), 1))
+        # None: the cache could not answer (Redis unreachable, apps.core.redis_cache). Nobody
+        # can store a value for us to wait for then: every caller computes its own.
+        self.won = added is None or bool(added)
         return self.won
 
     def __exit__(self, *exc_info: Any) -> None:
