@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.databases import database_config
 from config.deferred import deferred
 from config.logging_config import logging_config
+from config.redis_cluster import cache_client_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -167,15 +168,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and sessions -------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
+# Where the cache lives (default: REDIS_URL's server); redis-cluster://host:port,host:port
+# puts it on a Redis Cluster (config/redis_cluster.py, scripts/redis_cluster.sh).
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default=REDIS_URL)
+# Seconds a cache command on a cluster keeps trying while a master fails over (0: none).
+REDIS_CLUSTER_FAILOVER_WAIT = env.float("REDIS_CLUSTER_FAILOVER_WAIT", default=5.0)
+if REDIS_CACHE_URL:
     CACHES = {
         "default": {
             # django-redis behind a circuit breaker: Redis down reads as misses (apps.core.redis_cache).
             "BACKEND": "apps.core.redis_cache.ResilientRedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tempo"),
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                **cache_client_options(REDIS_CACHE_URL, failover_wait=REDIS_CLUSTER_FAILOVER_WAIT),
                 "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
                 "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
                 # After a failure, seconds during which no operation of the process tries Redis.

@@ -58,8 +58,20 @@ def caching_enabled() -> bool:
     return bool(getattr(settings, "CACHE_ENABLED", True))
 
 
+def _tagged(namespace: str) -> str:
+    """``cache:{<namespace>}``, the start of every key of a namespace.
+
+    The braces are a Redis Cluster hash tag: only the part within them picks the key's
+    slot, so a namespace's version, values, locks and counters all live on one node, and
+    ``_read`` gets the version and a value with one MGET there (a cluster refuses an MGET
+    of keys in different slots). django-redis puts ``<KEY_PREFIX>:<version>:`` in front,
+    which holds no brace, so this stays the key's first brace pair.
+    """
+    return f"cache:{{{namespace}}}"
+
+
 def _version_key(namespace: str) -> str:
-    return f"cache:version:{namespace}"
+    return f"{_tagged(namespace)}:version"
 
 
 def _version_new() -> int:
@@ -108,7 +120,7 @@ def _full_key(namespace: str, key: str) -> str:
     # Long keys (many filters) are hashed; Redis takes any, but a bounded key is cheaper.
     if len(key) > 120:
         key = hashlib.sha256(key.encode()).hexdigest()
-    return f"cache:{namespace}:{key}"
+    return f"{_tagged(namespace)}:{key}"
 
 
 def _read(namespace: str, full_key: str) -> tuple[int, Any]:
@@ -122,6 +134,10 @@ def _read(namespace: str, full_key: str) -> tuple[int, Any]:
     if entry is not _MISSING and entry[2] != version:
         entry = _MISSING  # computed before the last write
     return version, entry
+
+
+def _stats_key(namespace: str, outcome: str) -> str:
+    return f"{_tagged(namespace)}:stats:{outcome}"
 
 
 class _Stats:
@@ -150,7 +166,7 @@ class _Stats:
             return  # Counts of an outage are dropped, not written into the keys it lost.
         try:
             for (namespace, outcome), amount in pending.items():
-                key = f"cache:stats:{namespace}:{outcome}"
+                key = _stats_key(namespace, outcome)
                 if not cache.add(key, amount, timeout=None):
                     try:
                         cache.incr(key, amount)
@@ -175,12 +191,12 @@ def cache_stats() -> dict[str, dict[str, int | float]]:
     """
     stats.flush()
     namespaces = sorted(set(cache.get(NAMESPACES_KEY) or ()))
-    keys = [f"cache:stats:{namespace}:{outcome}" for namespace in namespaces for outcome in OUTCOMES]
+    keys = [_stats_key(namespace, outcome) for namespace in namespaces for outcome in OUTCOMES]
     values = cache.get_many(keys) if keys else {}
     result: dict[str, dict[str, int | float]] = {}
     for namespace in namespaces:
         row: dict[str, int | float] = {
-            outcome: int(values.get(f"cache:stats:{namespace}:{outcome}", 0)) for outcome in OUTCOMES
+            outcome: int(values.get(_stats_key(namespace, outcome), 0)) for outcome in OUTCOMES
         }
         answered = row["hit"] + row["stale"]
         total = answered + row["miss"]
