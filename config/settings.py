@@ -16,6 +16,7 @@ from config.databases import database_config
 from config.deferred import deferred
 from config.logging_config import logging_config
 from config.redis_cluster import cache_client_options
+from config.redis_sentinel import sentinel_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -377,6 +378,9 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+# The job broker behind Redis Sentinel: redis-sentinel://host:port,host:port/<master>/<db> (empty: no).
+if JOBS_BROKER_SENTINEL := sentinel_config(env.str("JOBS_BROKER_SENTINEL_URL", default="")):
+    Q_CLUSTER["broker_class"] = "apps.jobs.broker_sentinel.SentinelBroker"
 
 JOBS_HEARTBEAT_INTERVAL = env.float("JOBS_HEARTBEAT_INTERVAL", default=2.0)
 JOBS_HEARTBEAT_STALE_AFTER = env.float("JOBS_HEARTBEAT_STALE_AFTER", default=15.0)
