@@ -9,9 +9,12 @@ the test fails; its output goes to a log file whose tail is shown with a failure
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,12 @@ MANAGE = Path(settings.BASE_DIR) / "manage.py"
 LOG_TAIL_LINES = 60
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def database_url() -> str:
     """The test database (test_<name>) as a URL for the subprocesses."""
     db = connection.settings_dict
@@ -59,10 +68,33 @@ class Live:
 
     def start(self, name: str, *args: str, **env: Any) -> subprocess.Popen:
         """``manage.py <args>`` in its own session (its pid is its process group id)."""
+        return self._spawn(name, [str(MANAGE), *args], env)
+
+    def start_gunicorn(self, **env: Any) -> str:
+        """gunicorn on a free loopback port, stopped like the others; its base URL once it serves."""
+        port = free_port()
+        self._spawn(
+            "gunicorn",
+            ["-m", "gunicorn", "config.wsgi", "--config", "config/gunicorn.conf.py", "--no-control-socket"],
+            {"GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": 2, **env},
+        )
+        base_url = f"http://127.0.0.1:{port}"
+
+        def serving() -> bool:
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
+                    return response.status == 200
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                return False
+
+        self.wait_for(serving, timeout=60, what="gunicorn to answer /healthz", every=0.2)
+        return base_url
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, Any]) -> subprocess.Popen:
         assert name not in self.processes or self.processes[name].poll() is not None, f"{name} runs already"
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
         process = subprocess.Popen(
-            [sys.executable, str(MANAGE), *args],
+            [sys.executable, *args],
             cwd=settings.BASE_DIR,
             env={**self.env, **{key: str(value) for key, value in env.items()}},
             stdout=log,

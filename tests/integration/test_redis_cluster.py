@@ -9,9 +9,7 @@ wrote and ends by handing the master role back, so the cluster is left as it was
 
 import os
 import re
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -188,49 +186,6 @@ class Load:
             thread.join(timeout=60)
 
 
-def start_gunicorn(live, *, url: str, prefix: str, port: int):
-    """gunicorn on loopback with the cache on the cluster, stopped with the test's other processes."""
-    log = open(live.log_dir / "gunicorn.log", "ab")  # noqa: SIM115 (closed by live.stop)
-    env = {
-        **live.env,
-        "REDIS_CACHE_URL": url,
-        "CACHE_KEY_PREFIX": prefix,
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "2",
-        "DEBUG_TOOLBAR": "0",
-    }
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "config/gunicorn.conf.py"]
-    process = subprocess.Popen(
-        [*command, "--no-control-socket"],
-        cwd=settings.BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    process.log = log
-    live.processes["gunicorn"] = process
-    base_url = f"http://127.0.0.1:{port}"
-
-    def serving() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
-                return response.status == 200
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return False
-
-    live.wait_for(serving, timeout=60, what="gunicorn to answer /healthz")
-    return base_url
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_master_killed_under_load_fails_no_request(live, on_the_cluster, alice, client):
     url = on_the_cluster["url"]
     if subprocess.run(["bash", str(SCRIPT), "status"], capture_output=True, check=False).returncode != 0:
@@ -248,7 +203,9 @@ def test_a_master_killed_under_load_fails_no_request(live, on_the_cluster, alice
         ("/orders/1/", page),
         ("/orders/", page),
     ]
-    base_url = start_gunicorn(live, url=url, prefix=on_the_cluster["prefix"], port=free_port())
+    base_url = live.start_gunicorn(
+        REDIS_CACHE_URL=url, CACHE_KEY_PREFIX=on_the_cluster["prefix"], GUNICORN_THREADS=2, DEBUG_TOOLBAR=0
+    )
 
     # The master that holds the commerce namespace (its version and values): the hot keys.
     victim = raw_cluster(url).get_node_from_key("{commerce}").port
