@@ -167,7 +167,10 @@ class _Stats:
         try:
             for (namespace, outcome), amount in pending.items():
                 key = _stats_key(namespace, outcome)
-                if not cache.add(key, amount, timeout=None):
+                added = cache.add(key, amount, timeout=None)
+                if added is None:
+                    return  # the cache could not answer (Redis just became unreachable)
+                if not added:
                     try:
                         cache.incr(key, amount)
                     except ValueError:

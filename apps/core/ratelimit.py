@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from apps.core.redis_cache import CacheUnavailable
+
 logger = logging.getLogger("apps.core.ratelimit")
 
 
@@ -51,6 +53,10 @@ def rate_limit_hit(*, scope: str, key: str, limit: int, window: int) -> RateLimi
     retry_after = max(1, math.ceil(ends - now))
     try:
         count = 1 if cache.add(cache_key, 1, timeout=window + 1) else cache.incr(cache_key)
+    except CacheUnavailable:
+        # Redis is down: its circuit logged that once; this says what it meant here.
+        logger.info("rate limit %s not counted: the cache is unreachable", scope)
+        return RateLimit(allowed=True, count=0, limit=limit, retry_after=retry_after)
     except ValueError:
         # The key expired between add and incr: this attempt starts a new window.
         cache.set(cache_key, 1, timeout=window + 1)

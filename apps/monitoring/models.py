@@ -183,3 +183,25 @@ class AlertEvent(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class RedisOutage(models.Model):
+    """One process's view of Redis being unreachable: when one of its circuits
+    (apps.core.circuit: "cache", "broker", "metrics") opened, and when it closed again.
+
+    Written to the database (the one store that is up), once per opening and closing and
+    not per request; the overview merges the processes' rows into outages.
+    """
+
+    component = models.CharField(max_length=20)
+    process = models.CharField(max_length=100, help_text="host:pid")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["-started_at"], name="redisoutage_started_idx")]
+
+    def __str__(self) -> str:
+        return f"Redis unreachable ({self.component}, {self.process}) from {self.started_at:%Y-%m-%d %H:%M}"

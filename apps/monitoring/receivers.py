@@ -17,10 +17,12 @@ from django.db.models.signals import pre_save
 from silk.models import Request as SilkRequest
 from silk.models import Response as SilkResponse
 
+from apps.core.signals import circuit_changed
 from apps.jobs.signals import job_finished, job_started
 from apps.monitoring.models import MetricKind
 from apps.monitoring.querywatch import QueryWatch
 from apps.monitoring.recorder import recorder
+from apps.monitoring.services.outages import redis_outage_record
 from apps.monitoring.silk_sampling import silk_request_scrub, silk_response_scrub
 
 _local = threading.local()
@@ -80,7 +82,12 @@ def on_job_finished(sender, job, status, **kwargs) -> None:
     _remove_watch(job.pk)
 
 
+def on_circuit_changed(sender, name: str, opened: bool, error: str = "", **kwargs) -> None:
+    redis_outage_record(component=name, opened=opened, error=error)
+
+
 def connect() -> None:
+    circuit_changed.connect(on_circuit_changed, dispatch_uid="monitoring.circuit_changed")
     job_started.connect(on_job_started, dispatch_uid="monitoring.job_started")
     job_finished.connect(on_job_finished, dispatch_uid="monitoring.job_finished")
     pre_save.connect(silk_request_scrub, sender=SilkRequest, dispatch_uid="monitoring.silk_request_scrub")

@@ -2,9 +2,10 @@
 
 With Redis (REDIS_URL) every process flushes with one pipelined write into a hash per
 minute; the roll-up job (every minute) claims each hash with RENAME — atomic, so two
-roll-ups never take the same data — and merges it into MetricRollup rows. Without Redis
-the flush merges straight into the same rows. Merging adds, so a minute may be rolled up
-in several parts (late flushes, several processes) and still come out right.
+roll-ups never take the same data — and merges it into MetricRollup rows. Without Redis,
+or while it is unreachable (a circuit, apps.core.circuit), the flush merges straight into
+the same rows. Merging adds, so a minute may be rolled up in several parts (late flushes,
+several processes, an outage) and still come out right.
 """
 
 import contextlib
@@ -24,6 +25,8 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
+from apps.core.circuit import Circuit
+from apps.core.redis_cache import is_outage
 from apps.monitoring.models import HOUR, MINUTE, MetricRollup, SlowQuery
 from apps.monitoring.series import (
     QUERY_MAXES,
@@ -66,6 +69,8 @@ SLOW_QUERY_CHANGES = (
 )
 
 _local = threading.local()
+# Redis unreachable: flushes go to the database until a flush finds it again.
+redis_circuit = Circuit("metrics", retry_after=lambda: settings.MONITORING_FLUSH_INTERVAL)
 
 
 def _prefix() -> str:
@@ -88,11 +93,26 @@ def metrics_redis() -> redis.Redis | None:
 
 
 def metrics_flush_write(*, cells: dict[CellKey, Cell], queries: dict[QueryKey, QueryCapture]) -> None:
+    """To Redis; without it, or while it is unreachable, straight into the database."""
     client = metrics_redis()
-    if client is None:
-        metrics_store(cells=cells)
-        slow_queries_store(queries=queries)
-        return
+    if client is not None and redis_circuit.allows():
+        try:
+            _flush_to_redis(client, cells=cells, queries=queries)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            _local.client = None  # a fresh connection next time
+            redis_circuit.failed(exc)
+        else:
+            redis_circuit.succeeded()
+            return
+    metrics_store(cells=cells)
+    slow_queries_store(queries=queries)
+
+
+def _flush_to_redis(
+    client: redis.Redis, *, cells: dict[CellKey, Cell], queries: dict[QueryKey, QueryCapture]
+) -> None:
     prefix = _prefix()
     pipe = client.pipeline(transaction=False)
     minutes = set()

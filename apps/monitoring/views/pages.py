@@ -31,6 +31,7 @@ from apps.monitoring.selectors.metrics import (
     total,
     window_get,
 )
+from apps.monitoring.selectors.outages import redis_outages
 from apps.monitoring.selectors.slow_queries import slow_queries_costliest, slow_queries_latest
 from apps.monitoring.services import silk as silk_services
 from apps.monitoring.silk_sampling import armed_endpoints
@@ -124,6 +125,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "cache": database.cache_hit_ratio(),
             "connections": database.connections_by_state(),
             "open_alerts": list(alerts_open()[:20]),
+            "redis_outages": redis_outages(window=window, now=now),
         },
     )
 
