@@ -52,14 +52,18 @@ test: lint
 lb: migrate
 	deploy/lb.sh
 
-# Locust, headless, against a fresh `make lb` setup: once as configured (caching and
-# replica routing on) and once with both off, each followed by a capacity search over
-# STEPS users (empty: none); results and the SLO report in loadtest/results/.
+# Locust, headless, against a fresh `make lb` setup per mode of LOADTEST_MODES: as
+# configured (caching and replica routing on), both off, and the system before this phase
+# (reports inside the request, one server), each followed by a capacity search over STEPS
+# users (empty: none); then the scaling curve with CURVE web processes pinned with taskset
+# (empty: none). Results, the criteria and curve.svg in loadtest/results/ (~15 min).
 USERS ?= 200
 DURATION ?= 60s
-STEPS ?= 100,200,300,400,500,700,1000
+STEPS ?= 20,50,100,200,300,400,500,700,1000
+CURVE ?= 1,2,4
+LOADTEST_MODES ?= optimized baseline before
 loadtest: migrate
-	USERS=$(USERS) DURATION=$(DURATION) STEPS=$(STEPS) loadtest/run.sh
+	USERS=$(USERS) DURATION=$(DURATION) STEPS=$(STEPS) CURVE=$(CURVE) LOADTEST_MODES="$(LOADTEST_MODES)" loadtest/run.sh
 
 # Lighthouse CI: @lhci/cli from lighthouse/package-lock.json (npm ci), then lighthouse/run.py
 # audits the main pages logged in, desktop and mobile, on a gunicorn of its own (DEBUG off,

@@ -7,7 +7,9 @@ Journeys, with weights close to what a commerce back office sees:
 - browse the orders list (first page, then one or two pages further), open an order,
   look at its customer; open the orders page (HTML);
 - read notifications (/api/notifications) and request a report (/api/reports), then
-  poll its status — each skipped gracefully when that API is not there (404);
+  poll its status while it is queued (202; a run written within the request, as the
+  "before" mode's REPORTS_INLINE does, comes back ready with 201 and needs no poll) —
+  each skipped gracefully when that API is not there (404);
 - API clients with tokens: filtered order lists, order details with If-None-Match
   (the ETag of their last copy), customer summaries.
 Customer ids follow a skewed distribution (a few hot customers, a long tail), as real
@@ -141,6 +143,7 @@ class BrowsingUser(FastHttpUser):
                 response.success()
                 return
             if response.status_code != 202:
+                # 201: written within the request (REPORTS_INLINE), nothing to wait for.
                 return
             url = response.json()["url"]
         for _ in range(3):
