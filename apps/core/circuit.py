@@ -26,9 +26,8 @@ logger = logging.getLogger("apps.core.circuit")
 
 
 def _announce(name: str, *, opened: bool, error: str) -> None:
-    for receiver, result in circuit_changed.send_robust(Circuit, name=name, opened=opened, error=error):
-        if isinstance(result, Exception):
-            logger.warning("%s: %s could not record the change: %s", name, receiver, result)
+    # send_robust: a listener that fails (the database is down too) is logged by Django.
+    circuit_changed.send_robust(Circuit, name=name, opened=opened, error=error)
 
 
 class Circuit:

@@ -180,8 +180,9 @@ class Traffic:
 
 
 def test_redis_killed_and_restarted_fails_no_request_and_runs_every_job_once(
-    live, own_redis, alice, settings
+    own_redis, live, alice, settings
 ):
+    # own_redis first: it stops after the processes, which never see it die at the end.
     # The servers check passwords with the project's hashers, not the suite's fast one.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]
     alice.set_password(PASSWORD)
