@@ -15,10 +15,13 @@ built on django-redis's ``RedisCache`` (the circuit breaker of ``apps.core.redis
   second). When no node answers at all, RedisCluster raises at once and nothing waits: the
   backend's circuit then answers misses.
 - Multi-key commands: a cluster refuses one whose keys live in different hash slots
-  (CROSSSLOT), so ``get_many`` and ``delete_many`` send one MGET / DEL per slot. Keys that
-  share a hash tag share a slot (``cache:{commerce}:…``, apps.core.caching): a namespace's
-  version and value still come in one MGET. ``set_many`` is one SET per key. None of these
-  is atomic across slots, which no caller here needs.
+  (CROSSSLOT). Keys that share a hash tag share a slot (``cache:{commerce}:…``,
+  apps.core.caching): ``get_many`` and ``delete_many`` of one slot are one MGET / DEL,
+  waited through a failover like any command, so a namespace's version and value still
+  come in one round trip. Keys of several slots go as redis-py's pipeline of one MGET / DEL
+  per slot (a round trip per node, retried by RedisCluster but not waited for: such reads
+  are statistics and clean-ups). ``set_many`` is one SET per key. None of these is atomic
+  across slots, which no caller here needs.
 """
 
 from __future__ import annotations
@@ -128,11 +131,9 @@ class ClusterClient(DefaultClient):
         if client is not None:
             client.disconnect_connection_pools()
 
-    def _by_slot(self, client: RedisCluster, keys: Iterable[Any]) -> list[list[Any]]:
-        groups: dict[int, list[Any]] = {}
-        for key in keys:
-            groups.setdefault(client.keyslot(key), []).append(key)
-        return list(groups.values())
+    @staticmethod
+    def _one_slot(client: RedisCluster, keys: Collection[Any]) -> bool:
+        return len({client.keyslot(key) for key in keys}) == 1
 
     def get_many(self, keys: Collection[Any], version: int | None = None, client: Any = None) -> dict:
         if client is None:
@@ -140,15 +141,16 @@ class ClusterClient(DefaultClient):
         if not keys:
             return {}
         originals = {self.make_key(key, version=version): key for key in keys}
-        found: dict[Any, Any] = {}
+        made = list(originals)
         try:
-            for group in self._by_slot(client, originals):
-                for made, value in zip(group, client.mget(group), strict=True):
-                    if value is not None:
-                        found[originals[made]] = self.decode(value)
+            values = client.mget(made) if self._one_slot(client, made) else client.mget_nonatomic(made)
         except _main_exceptions as exc:
             raise ConnectionInterrupted(connection=client) from exc
-        return found
+        return {
+            originals[key]: self.decode(value)
+            for key, value in zip(made, values, strict=True)
+            if value is not None
+        }
 
     def set_many(
         self,
@@ -167,6 +169,8 @@ class ClusterClient(DefaultClient):
         if not made:
             return 0
         try:
-            return sum(client.execute_command("DEL", *group) for group in self._by_slot(client, made))
+            if self._one_slot(client, made):
+                return client.execute_command("DEL", *made)
+            return client.delete(*made)
         except _main_exceptions as exc:
             raise ConnectionInterrupted(connection=client) from exc
