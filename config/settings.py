@@ -383,6 +383,8 @@ if JOBS_BROKER_SENTINEL := sentinel_config(env.str("JOBS_BROKER_SENTINEL_URL", d
     Q_CLUSTER["broker_class"] = "apps.jobs.broker_sentinel.SentinelBroker"
 
 JOBS_HEARTBEAT_INTERVAL = env.float("JOBS_HEARTBEAT_INTERVAL", default=2.0)
+# A worker records its successes together, this many seconds after the first (0: each at once).
+JOBS_END_BATCH_SECONDS = env.float("JOBS_END_BATCH_SECONDS", default=0.02)
 JOBS_HEARTBEAT_STALE_AFTER = env.float("JOBS_HEARTBEAT_STALE_AFTER", default=15.0)
 JOBS_CANCEL_GRACE = env.float("JOBS_CANCEL_GRACE", default=10.0)
 JOBS_REPUBLISH_AFTER = env.float("JOBS_REPUBLISH_AFTER", default=10.0)

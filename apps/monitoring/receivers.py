@@ -26,6 +26,9 @@ from apps.monitoring.services.outages import redis_outage_record
 from apps.monitoring.silk_sampling import silk_request_scrub, silk_response_scrub
 
 _local = threading.local()
+# Job id -> its watch and the connections it is installed on. A worker records a success
+# later, from its JobsThread: job_finished then arrives on another thread than the job's.
+_watches: dict[int, tuple[QueryWatch, list]] = {}
 
 
 def job_series(job) -> str:
@@ -33,24 +36,26 @@ def job_series(job) -> str:
 
 
 def _install_watch(job) -> None:
-    _remove_watch()
+    # This thread's previous job may still wait for its end to be recorded: its queries are over.
+    _remove_watch(getattr(_local, "job_id", None))
     key = job_series(job)
     watch = QueryWatch("job", key)
     watch.name(key, job=job.kind, queue=job.queue)
-    for alias in connections:
-        connections[alias].execute_wrappers.append(watch)
-    _local.watch, _local.job_id = watch, job.pk
+    installed = [connections[alias] for alias in connections]
+    for connection in installed:
+        connection.execute_wrappers.append(watch)
+    _watches[job.pk] = (watch, installed)
+    _local.job_id = job.pk
 
 
-def _remove_watch(job_id: int | None = None) -> None:
-    watch = getattr(_local, "watch", None)
-    if watch is None or (job_id is not None and job_id != _local.job_id):
+def _remove_watch(job_id: int | None) -> None:
+    entry = _watches.pop(job_id, None) if job_id is not None else None
+    if entry is None:
         return
-    for alias in connections:
-        wrappers = connections[alias].execute_wrappers
-        if watch in wrappers:
-            wrappers.remove(watch)
-    _local.watch = _local.job_id = None
+    watch, installed = entry
+    for connection in installed:
+        if watch in connection.execute_wrappers:
+            connection.execute_wrappers.remove(watch)
     watch.finish()
 
 

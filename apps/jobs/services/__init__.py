@@ -6,7 +6,8 @@ at any point. Each transition is one conditional UPDATE, so two processes racing
 the same job cannot both win.
 
 - ``submit``: enqueue, with its checks (kind, queue, parameters, schedule, quotas);
-- ``lifecycle``: what a worker records: claim, heartbeat, success, failure, cancelled;
+- ``lifecycle``: what a worker records: claim, heartbeat, success (one or several at
+  once), failure, cancelled;
 - ``actions``: what users and operators do: cancel, retry or replay, purge;
 - ``recovery``: the dispatcher's steps (due jobs, dead workers, lost messages, schedules).
 
@@ -18,11 +19,13 @@ from apps.jobs.services.actions import job_cancel, job_retry, jobs_prune, jobs_p
 from apps.jobs.services.lifecycle import (
     LOG_LINES_KEPT,
     LOST_ATTEMPTS_FORGIVEN,
+    Success,
     job_claim,
     job_fail,
     job_heartbeat,
     job_mark_cancelled,
     job_succeed,
+    jobs_succeed,
     worker_name,
 )
 from apps.jobs.services.recovery import (
@@ -36,6 +39,7 @@ from apps.jobs.services.submit import enqueue, job_get_or_enqueue, job_record
 __all__ = [
     "LOG_LINES_KEPT",
     "LOST_ATTEMPTS_FORGIVEN",
+    "Success",
     "enqueue",
     "job_cancel",
     "job_claim",
@@ -52,5 +56,6 @@ __all__ = [
     "jobs_purge",
     "jobs_recover_stale",
     "jobs_republish_lost",
+    "jobs_succeed",
     "worker_name",
 ]

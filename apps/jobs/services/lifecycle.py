@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from apps.jobs.models import FINAL_STATUSES, Job, JobAttempt, Status
 from apps.jobs.registry import JobKind, kind_find
-from apps.jobs.signals import job_finished, job_started
+from apps.jobs.signals import EndedTogether, job_finished, job_started
 
 logger = logging.getLogger("apps.jobs")
 
@@ -106,23 +107,28 @@ def _send_finished(job_id: int, *, final: Job | None = None) -> None:
     transaction.on_commit(send)
 
 
-def job_succeed(
-    *, job: Job, attempt: int, result: Any, progress: tuple[int, int | None, str], log: list[str]
-) -> bool:
-    """Record success if this attempt still holds the job (with its history row)."""
+def _success_fields(
+    result: Any, progress: tuple[int, int | None, str], log: list[str], finished_at: datetime
+) -> dict[str, Any]:
     done, total, message = progress
-    now = timezone.now()
-    fields = {
+    return {
         "status": Status.SUCCEEDED,
         "result": result,
-        "finished_at": now,
-        "heartbeat_at": now,
+        "finished_at": finished_at,
+        "heartbeat_at": finished_at,
         "progress_done": total if total is not None else done,
         "progress_total": total,
         "progress_message": message,
         "log": log[-LOG_LINES_KEPT:],
-        "updated_at": now,
+        "updated_at": finished_at,
     }
+
+
+def job_succeed(
+    *, job: Job, attempt: int, result: Any, progress: tuple[int, int | None, str], log: list[str]
+) -> bool:
+    """Record success if this attempt still holds the job (with its history row)."""
+    fields = _success_fields(result, progress, log, timezone.now())
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         updated = _succeed_in_one_statement(job, attempt, fields)
     else:
@@ -166,6 +172,101 @@ def _succeed_in_one_statement(job: Job, attempt: int, fields: dict[str, Any]) ->
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+@dataclass(slots=True)
+class Success:
+    """A succeeded attempt the worker has not recorded yet (the runner writes several at once)."""
+
+    job: Job
+    attempt: int
+    result: Any
+    progress: tuple[int, int | None, str]
+    log: list[str]
+    finished_at: datetime
+
+
+# The columns one success writes, as typed in the VALUES list of jobs_succeed.
+_SUCCESS_COLUMNS = (
+    ("result", "jsonb"),
+    ("finished_at", "timestamptz"),
+    ("progress_done", "bigint"),
+    ("progress_total", "bigint"),
+    ("progress_message", "text"),
+    ("log", "jsonb"),
+)
+
+
+def jobs_succeed(*, successes: list[Success]) -> list[Job]:
+    """Record several successes; returns the jobs whose attempt still held them.
+
+    On PostgreSQL one statement fences and updates every job and writes every history
+    row, so a worker's jobs that ended within a few milliseconds cost one round trip and
+    one commit in all. job_finished is then sent for each job with ``batch`` (an
+    EndedTogether), with which receivers do their work once for the whole batch.
+    Elsewhere (or inside a transaction) each success is recorded as job_succeed does.
+    """
+    if not successes:
+        return []
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [
+            s.job
+            for s in successes
+            if job_succeed(job=s.job, attempt=s.attempt, result=s.result, progress=s.progress, log=s.log)
+        ]
+    now = timezone.now()
+    rows = [(s, _success_fields(s.result, s.progress, s.log, s.finished_at)) for s in successes]
+    ended = _succeed_many_in_one_statement(rows, now)
+    jobs = []
+    for success, fields in rows:
+        if success.job.pk not in ended:
+            continue
+        for name, value in {**fields, "updated_at": now}.items():
+            setattr(success.job, name, value)
+        jobs.append(success.job)
+    if jobs and job_finished.has_listeners(Job):
+        batch = EndedTogether()
+        for job in jobs:
+            for receiver, error in job_finished.send_robust(
+                sender=Job, job=job, status=job.status, batch=batch
+            ):
+                if error is not None:
+                    logger.error("job_finished receiver %r failed for job %s: %r", receiver, job.uuid, error)
+        batch.run()
+    return jobs
+
+
+def _succeed_many_in_one_statement(rows: list[tuple[Success, dict[str, Any]]], now: datetime) -> set[int]:
+    """PostgreSQL: the fenced UPDATE of every job from a VALUES list and their history rows.
+
+    ``updated_at`` is the time of this write (``finished_at`` that of the job's end), so a
+    reader can tell when an end became visible.
+    """
+    ops = connection.ops
+    job_table = ops.quote_name(Job._meta.db_table)
+    attempt_table = ops.quote_name(JobAttempt._meta.db_table)
+    names = [name for name, _ in _SUCCESS_COLUMNS]
+    row_sql = "(%s::bigint, %s::bigint, " + ", ".join(f"%s::{kind}" for _, kind in _SUCCESS_COLUMNS) + ")"
+    params: list[Any] = []
+    for success, fields in rows:
+        params += [success.job.pk, success.attempt]
+        params += [Job._meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names]
+    column = {name: ops.quote_name(Job._meta.get_field(name).column) for name in (*names, "heartbeat_at")}
+    assignments = ", ".join(f"{column[name]} = v.{column[name]}" for name in names)
+    sql = (
+        f"WITH v (id, attempt, {', '.join(column[name] for name in names)}) AS "  # noqa: S608 (quoted identifiers only)
+        f"(VALUES {', '.join([row_sql] * len(rows))}), "
+        f"done AS (UPDATE {job_table} AS j SET status = %s, {assignments}, "
+        f"{column['heartbeat_at']} = v.{column['finished_at']}, updated_at = %s FROM v "
+        "WHERE j.id = v.id AND j.status = %s AND j.attempts = v.attempt "
+        f"RETURNING j.id, j.worker, j.started_at, v.attempt, v.{column['finished_at']} AS finished_at) "
+        f"INSERT INTO {attempt_table} (job_id, number, worker, started_at, finished_at, outcome, error) "
+        "SELECT id, attempt, worker, started_at, finished_at, %s, '' FROM done RETURNING job_id"
+    )
+    params += [Status.SUCCEEDED, now, Status.RUNNING, JobAttempt.Outcome.SUCCEEDED]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def retry_delay(kind: JobKind | None, attempt: int) -> float:
