@@ -198,20 +198,67 @@ def bell_state_refresh(*, user_id: int) -> dict:
     """Read the latest few with the unread count (one query) and cache them. Without any
     notification there is no row to carry the count, and it is 0."""
     rows = list(Notification.objects.raw(_bell_sql(), [user_id, user_id]))
-    latest = [
-        {
-            "id": row.pk,
-            "title": row.title,
-            "link": row.link,
-            "level": row.level,
-            "created_at": row.created_at,
-            "read": row.read_at is not None,
-        }
-        for row in rows
-    ]
-    state = {"unread": int(rows[0].unread) if rows else 0, "latest": latest}
+    state = _bell_state(
+        [(row.pk, row.title, row.link, row.level, row.created_at, row.read_at) for row in rows]
+    )
+    if rows:
+        state["unread"] = int(rows[0].unread)
     cache.set(bell_cache_key(user_id), state, BELL_CACHE_SECONDS)
     return state
+
+
+def _bell_state(latest: list[tuple]) -> dict:
+    """The bell's state from (id, title, link, level, created_at, read_at) rows, newest first."""
+    return {
+        "unread": 0,
+        "latest": [
+            {
+                "id": pk,
+                "title": title,
+                "link": link,
+                "level": level,
+                "created_at": created_at,
+                "read": read_at is not None,
+            }
+            for pk, title, link, level, created_at, read_at in latest
+        ],
+    }
+
+
+@functools.cache
+def _bells_sql() -> str:
+    """_bell_sql for several users in one statement (PostgreSQL): each user's latest few
+    through a LATERAL join in index order, and their unread count."""
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    # Only the quoted table name is formatted in; values are parameters.
+    return (
+        "SELECT u.id, n.id, n.title, n.link, n.level, n.created_at, n.read_at, "  # noqa: S608
+        f"(SELECT COUNT(*) FROM {table} WHERE recipient_id = u.id AND read_at IS NULL) "
+        "FROM unnest(%s::bigint[]) AS u (id) LEFT JOIN LATERAL ("
+        f"SELECT id, title, link, level, created_at, read_at FROM {table} WHERE recipient_id = u.id "
+        f"ORDER BY created_at DESC, id DESC LIMIT {BELL_LATEST:d}) AS n ON true"
+    )
+
+
+def bell_states_refresh(*, user_ids: list[int]) -> dict[int, dict]:
+    """bell_state_refresh for several users: on PostgreSQL one query and one cache write
+    for all of them (a worker telling the owners of the jobs that ended together)."""
+    if connection.vendor != "postgresql":
+        return {user_id: bell_state_refresh(user_id=user_id) for user_id in user_ids}
+    latest: dict[int, list[tuple]] = {user_id: [] for user_id in user_ids}
+    unread: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_bells_sql(), [list(user_ids)])
+        for user_id, *row, count in cursor.fetchall():
+            unread[user_id] = int(count)
+            if row[0] is not None:
+                latest[user_id].append(tuple(row))
+    states = {}
+    for user_id, rows in latest.items():
+        # The LATERAL rows come in index order, newest first, as _bell_sql's.
+        states[user_id] = {**_bell_state(rows), "unread": unread.get(user_id, 0)}
+    cache.set_many({bell_cache_key(user_id): state for user_id, state in states.items()}, BELL_CACHE_SECONDS)
+    return states
 
 
 def bell_etag(*, user: AbstractBaseUser) -> str:

@@ -18,10 +18,11 @@ from apps.notifications.services.emails import email_queue, email_send
 from apps.notifications.services.inapp import (
     notification_create,
     notification_mark_read,
+    notifications_create,
     notifications_mark_all_read,
     preferences_set,
 )
-from apps.notifications.services.notify import job_finished_notify, notify
+from apps.notifications.services.notify import job_finished_notify, jobs_finished_notify, notify
 from apps.notifications.services.webhooks import (
     DESCRIPTION_MAX,
     TEST_EVENT,
@@ -48,8 +49,10 @@ __all__ = [
     "email_queue",
     "email_send",
     "job_finished_notify",
+    "jobs_finished_notify",
     "notification_create",
     "notification_mark_read",
+    "notifications_create",
     "notifications_mark_all_read",
     "notify",
     "preferences_set",

@@ -7,7 +7,12 @@ from django.utils import timezone
 
 from apps.core.caching import namespace_bump
 from apps.notifications.models import Channel, Event, Level, Notification, Preference
-from apps.notifications.selectors import SETTINGS_CACHE_NAMESPACE, bell_cache_key, bell_state_refresh
+from apps.notifications.selectors import (
+    SETTINGS_CACHE_NAMESPACE,
+    bell_cache_key,
+    bell_state_refresh,
+    bell_states_refresh,
+)
 
 
 def _bell_changed(user_id: int) -> None:
@@ -64,6 +69,40 @@ def notification_create(
     )
     _bell_changed(recipient_id)
     return notification
+
+
+def notifications_create(*, rows: list[dict]) -> list[Notification]:
+    """Several in-app notifications in one INSERT (``rows``: notification_create's keyword
+    arguments, with ``recipient_id``), and each recipient's bell refreshed once."""
+    if not rows:
+        return []
+    for row in rows:
+        if row.get("level", Level.INFO) not in Level.values:
+            raise ValueError(f"level must be one of {', '.join(Level.values)}, not {row['level']!r}")
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient_id=row["recipient_id"],
+                event=row["event"][:100],
+                title=row["title"][:200],
+                body=row.get("body", ""),
+                link=row.get("link", "")[:500],
+                level=row.get("level", Level.INFO),
+            )
+            for row in rows
+        ]
+    )
+    recipients = list(dict.fromkeys(row["recipient_id"] for row in rows))
+    if transaction.get_connection().in_atomic_block:
+        for recipient_id in recipients:
+            _bell_changed(recipient_id)
+        return notifications
+    try:
+        bell_states_refresh(user_ids=recipients)
+    except Exception:
+        cache.delete_many([bell_cache_key(user_id) for user_id in recipients])
+        raise
+    return notifications
 
 
 def notification_mark_read(*, notification: Notification) -> Notification:
