@@ -91,7 +91,8 @@ MIDDLEWARE = [
     "silk.middleware.SilkyMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the cached user and the revocable signed-cookie session.
+    "apps.core.session_users.SessionUserMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -195,6 +196,12 @@ if REDIS_CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions in a signed cookie (no store read per request), ended server-side by logout and
+# password changes (apps.core.session_users). Off: the database (cached in Redis) holds them.
+if env.bool("SESSION_SIGNED_COOKIE", default=True):
+    SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Seconds a logged-in user (with its session generation) stays cached; 0: a query per request.
+USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=60)
 # Off: apps.core.caching.cached() computes every time (the load test's baseline).
 CACHE_ENABLED = env.bool("CACHE_ENABLED", default=True)
 
@@ -217,7 +224,8 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = [
     "apps.core.lockout.LockoutBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, reading the session's user from the cache (USER_CACHE_SECONDS).
+    "apps.core.session_users.CachedModelBackend",
 ]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT

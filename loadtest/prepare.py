@@ -17,12 +17,11 @@ import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model  # noqa: E402
-from django.utils.module_loading import import_string  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
 
 from apps.commerce.models import Customer, Order  # noqa: E402
 from apps.core.services import api_token_create  # noqa: E402
+from apps.core.session_users import session_issue  # noqa: E402
 
 SESSIONS = int(os.environ.get("LOADTEST_SESSIONS", "50"))
 TOKENS = int(os.environ.get("LOADTEST_TOKENS", "10"))
@@ -31,19 +30,9 @@ TOKENS = int(os.environ.get("LOADTEST_TOKENS", "10"))
 def main() -> None:
     User = get_user_model()
     user, _ = User.objects.get_or_create(username="loadtest", defaults={"email": "loadtest@example.com"})
-    SessionStore = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
-    sessions = []
-    for _ in range(SESSIONS):
-        store = SessionStore()
-        store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = (
-            settings.AUTHENTICATION_BACKENDS[0]
-            if hasattr(settings, "AUTHENTICATION_BACKENDS")
-            else "django.contrib.auth.backends.ModelBackend"
-        )
-        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        store.create()
-        sessions.append(store.session_key)
+    # Logged in as a login does it (backend, hash, session generation), in the session engine
+    # in effect: a signed cookie's value or a stored session's key.
+    sessions = [session_issue(user=user) for _ in range(SESSIONS)]
     tokens = [api_token_create(user=user, name=f"loadtest {index}")[1] for index in range(TOKENS)]
     order_ids = list(Order.objects.order_by("-order_date", "-id").values_list("id", flat=True)[:2000])
     customer_ids = list(Customer.objects.order_by("id").values_list("id", flat=True)[:5000])

@@ -29,3 +29,23 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} / {self.name} ({TOKEN_PREFIX}{self.hint}…)"
+
+
+class SessionGeneration(models.Model):
+    """How many times a user logged out: a session remembers the value it was issued under.
+
+    Sessions live in signed cookies (apps.core.session_users), which the server cannot
+    delete; logging out increments this, and every cookie issued before (a copy replayed
+    later included) no longer matches. A user who never logged out has no row (0).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="session_generation",
+    )
+    generation = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: generation {self.generation}"

@@ -37,6 +37,8 @@ def counted_client(alice, settings):
     """alice logged in with her session in a signed cookie: reading it costs no query with
     Redis or without, so that a request's queries are its user's and its own."""
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    # The user is read by a query on every request (not from the user cache), as counted here.
+    settings.USER_CACHE_SECONDS = 0
     client = Client()
     client.force_login(alice)
     return client

@@ -1,0 +1,153 @@
+"""Who is logged in, per request, without a session-store round trip or a user query.
+
+The session lives in a signed cookie (``SESSION_SIGNED_COOKIE``): reading it is an HMAC
+check, not a Redis GET. A signed cookie alone cannot be ended by the server, so two
+checks against the user keep sessions revocable:
+
+1. Django's session hash (derived from the password hash): a password change ends every
+   other session of the user.
+2. The user's session generation (``SessionGeneration``), written into the session at
+   login: logging out increments it, so every cookie issued before — a copy replayed
+   after the logout included — is refused. Logging out therefore ends the user's sessions
+   on every device: nothing is kept per session on the server.
+
+The user row and its generation are kept in the cache for ``USER_CACHE_SECONDS``, so a
+logged-in request costs one cache GET instead of a query; every save or delete of the
+user, a change of its groups or permissions (or of a group's permissions) and a logout
+drop the entry (``apps.core.receivers``). Writes that bypass signals
+(``QuerySet.update``) are seen when the entry expires. A cache that fails is skipped:
+the user comes from the database and the request goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user, get_user_model, login
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
+from django.utils.module_loading import import_string
+
+from apps.core.models import SessionGeneration
+
+logger = logging.getLogger("apps.core.session_users")
+
+GENERATION_KEY = "_auth_generation"
+
+
+def _cache_key(user_id) -> str:
+    return f"auth:user:{user_id}"
+
+
+def _cache_seconds() -> int:
+    return int(getattr(settings, "USER_CACHE_SECONDS", 0))
+
+
+def user_entry(user_id) -> tuple | None:
+    """``(user, session generation)`` of ``user_id``, from the cache or one query; None if gone."""
+    seconds = _cache_seconds()
+    if seconds > 0:
+        try:
+            entry = cache.get(_cache_key(user_id))
+        except Exception:
+            logger.warning(
+                "user cache unavailable; reading user %s from the database", user_id, exc_info=True
+            )
+            entry, seconds = None, 0
+        if entry is not None:
+            return entry
+    user = get_user_model()._default_manager.select_related("session_generation").filter(pk=user_id).first()
+    if user is None:
+        return None
+    try:
+        generation = user.session_generation.generation
+    except SessionGeneration.DoesNotExist:
+        generation = 0
+    entry = (user, generation)
+    if seconds > 0:
+        try:
+            cache.set(_cache_key(user_id), entry, seconds)
+        except Exception:
+            logger.warning("user cache unavailable; user %s not cached", user_id, exc_info=True)
+    return entry
+
+
+def user_forget(user_id) -> None:
+    """Drop a user's cached entry, now and again when the current transaction commits
+    (a request that read the old row meanwhile must not keep it cached)."""
+
+    def forget() -> None:
+        try:
+            cache.delete(_cache_key(user_id))
+        except Exception:
+            logger.warning("user cache unavailable; user %s expires with its TTL", user_id, exc_info=True)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def session_generation_bump(*, user_id) -> None:
+    """End every session ``user_id`` holds (logout): the generation they carry is now old."""
+    updated = SessionGeneration.objects.filter(user_id=user_id).update(generation=F("generation") + 1)
+    if not updated:
+        SessionGeneration.objects.get_or_create(user_id=user_id, defaults={"generation": 1})
+    user_forget(user_id)
+
+
+class CachedModelBackend(ModelBackend):
+    """Django's ModelBackend, reading the session's user through ``user_entry``."""
+
+    def get_user(self, user_id):
+        entry = user_entry(user_id)
+        if entry is None:
+            return None
+        user, generation = entry
+        user._session_generation = generation
+        return user if self.user_can_authenticate(user) else None
+
+
+def session_user(request: HttpRequest):
+    """Django's ``get_user`` (backend, session hash), then the generation check."""
+    user = get_user(request)
+    if user.is_authenticated:
+        generation = getattr(user, "_session_generation", None)
+        if generation is None:  # a session of another backend
+            entry = user_entry(user.pk)
+            generation = entry[1] if entry else None
+        if request.session.get(GENERATION_KEY) != generation:
+            request.session.flush()
+            return AnonymousUser()
+    return user
+
+
+class SessionUserMiddleware(AuthenticationMiddleware):
+    """``request.user`` through ``session_user`` (in place of Django's AuthenticationMiddleware)."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _request_user(request))
+
+
+def _request_user(request: HttpRequest):
+    if not hasattr(request, "_cached_user"):
+        request._cached_user = session_user(request)
+    return request._cached_user
+
+
+def session_issue(*, user) -> str:
+    """A logged-in session for ``user`` outside a request (load tests, benchmarks): the
+    value of its session cookie, with everything a login records (backend, hash, generation)."""
+    request = HttpRequest()
+    request.method = "GET"
+    request.META = {"REMOTE_ADDR": "127.0.0.1", "SERVER_NAME": "localhost", "SERVER_PORT": "80"}
+    request.session = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
+    login(request, user, backend=f"{CachedModelBackend.__module__}.{CachedModelBackend.__qualname__}")
+    request.session.save()
+    return request.session.session_key
