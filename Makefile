@@ -59,7 +59,7 @@ lb: migrate
 # (empty: none). Results, the criteria and curve.svg in loadtest/results/ (~15 min).
 USERS ?= 200
 DURATION ?= 60s
-STEPS ?= 20,50,100,200,300,400,500,700,1000
+STEPS ?= 5,10,20,50,100,200,300,400,500,700,1000
 CURVE ?= 1,2,4
 LOADTEST_MODES ?= optimized baseline before
 loadtest: migrate

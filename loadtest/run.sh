@@ -87,8 +87,12 @@ start_servers() {
     env "$@" LB_COLLECTSTATIC=0 LB_RUN_DIR="$run_dir" LB_PORT="$LB_PORT" LB_WEB_PORTS="$LB_WEB_PORTS" \
         LB_WEB_CONCURRENCY="$LB_WEB_CONCURRENCY" "${pin[@]}" deploy/lb.sh >"$OUT/$name-lb.log" 2>&1 &
     lb_pid=$!
-    for _ in $(seq 240); do [ -f "$run_dir/ready" ] && break; kill -0 "$lb_pid" || { cat "$OUT/$name-lb.log"; exit 1; }; sleep 0.5; done
-    [ -f "$run_dir/ready" ] || { echo "loadtest: the balancer did not become ready" >&2; exit 1; }
+    for _ in $(seq 240); do [ -f "$run_dir/ready" ] && break; kill -0 "$lb_pid" 2>/dev/null || break; sleep 0.5; done
+    if [ ! -f "$run_dir/ready" ]; then
+        echo "loadtest: $name: the balancer did not become ready; see $OUT/$name-lb.log and $run_dir" >&2
+        stop_servers
+        return 1
+    fi
     if [ "$LOADTEST_WORKER" = 1 ] && [[ " $* " != *" REPORTS_INLINE=1 "* ]]; then
         env "$@" DEBUG=0 Q_CLUSTER_NAME=default "${pin[@]}" setsid $PYTHON manage.py qcluster >"$OUT/$name-worker.log" 2>&1 &
         worker_pid=$!
@@ -130,9 +134,9 @@ for mode in $MODES; do
     if [ "$mode" = before ]; then
         # One server with all the workers the balanced setup spreads over its instances.
         LB_WEB_PORTS=${web_ports[0]} LB_WEB_CONCURRENCY=$(( ${#web_ports[@]} * LB_WEB_CONCURRENCY )) \
-            start_servers "$mode" "" "${flags[@]}"
+            start_servers "$mode" "" "${flags[@]}" || exit 1
     else
-        start_servers "$mode" "" "${flags[@]}"
+        start_servers "$mode" "" "${flags[@]}" || exit 1
     fi
     before_usage=$(usage "$mode")
     echo "loadtest: $mode: $USERS users for $DURATION"
@@ -154,8 +158,9 @@ for processes in ${CURVE//,/ }; do
     server_cpus="0-$(( (half < CPUS ? half : CPUS) - 1 ))"
     [ "$server_cpus" = 0-0 ] && server_cpus=0
     name="curve-$processes"
+    # A point whose servers do not start is left out of the curve (the report shows the rest).
     LB_WEB_PORTS=${web_ports[0]} LB_WEB_CONCURRENCY=$processes start_servers "$name" "$server_cpus" \
-        CACHE_ENABLED=1 REPLICA_ROUTING_ENABLED=1 "DATABASE_REPLICA_URLS=$replica_url" REPORTS_INLINE=0
+        CACHE_ENABLED=1 REPLICA_ROUTING_ENABLED=1 "DATABASE_REPLICA_URLS=$replica_url" REPORTS_INLINE=0 || continue
     before_usage=$(usage "$name")
     search "$name" "$CURVE_STEPS" "$CURVE_STEP_SECONDS" "$locust_cpu"
     after_usage=$(usage "$name")
