@@ -15,8 +15,8 @@ from ninja.security import SessionAuth as NinjaSessionAuth
 from apps.core.access import client_address
 from apps.core.cursor import InvalidCursor
 from apps.core.ratelimit import rate_limit_hit, rate_limit_peek
-from apps.core.selectors import api_token_get_active
 from apps.core.services import api_token_touch
+from apps.core.session_users import api_token_active, api_token_forget
 
 AUTHENTICATION_REQUIRED = "Authentication required: log in or send 'Authorization: Bearer <token>'."
 TOKEN_FAILURES_SCOPE = "api-token-failures"  # noqa: S105 (a rate-limit scope name)
@@ -91,10 +91,11 @@ class TokenAuth(HttpBearer):
         return user
 
     def authenticate(self, request: HttpRequest, token: str):
-        api_token = api_token_get_active(raw=token)
+        api_token = api_token_active(raw=token)
         if api_token is None:
             return None
-        api_token_touch(token=api_token)
+        if api_token_touch(token=api_token):
+            api_token_forget(digest=api_token.digest)
         # Downstream code (permissions, owners) reads request.user like for sessions.
         request.user = api_token.user
         return api_token.user

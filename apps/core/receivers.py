@@ -8,13 +8,25 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from apps.core.session_users import GENERATION_KEY, session_generation_bump, user_entry, user_forget
+from apps.core.models import ApiToken
+from apps.core.session_users import (
+    GENERATION_KEY,
+    api_token_forget,
+    session_generation_bump,
+    user_entry,
+    user_forget,
+)
 
 M2M_WRITES = ("post_add", "post_remove", "post_clear", "pre_clear")
 
 
 def user_changed(sender, instance, **kwargs) -> None:
     user_forget(instance.pk)
+
+
+def api_token_changed(sender, instance, **kwargs) -> None:
+    """A token saved (renamed, expiry changed) or deleted (revoked) is read afresh."""
+    api_token_forget(digest=instance.digest)
 
 
 def user_m2m_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
@@ -70,5 +82,7 @@ def connect() -> None:
     m2m_changed.connect(
         group_permissions_changed, sender=Group.permissions.through, dispatch_uid="core.group_perms"
     )
+    post_save.connect(api_token_changed, sender=ApiToken, dispatch_uid="core.api_token_saved")
+    post_delete.connect(api_token_changed, sender=ApiToken, dispatch_uid="core.api_token_deleted")
     user_logged_in.connect(session_generation_record, dispatch_uid="core.session_generation_record")
     user_logged_out.connect(sessions_end, dispatch_uid="core.sessions_end")

@@ -28,7 +28,10 @@ def api_token_create(
     return token, raw
 
 
-def api_token_touch(*, token: ApiToken) -> None:
+def api_token_touch(*, token: ApiToken) -> bool:
+    """Record that ``token`` was used, at most every TOKEN_TOUCH_INTERVAL; True if written."""
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return True
+    return False

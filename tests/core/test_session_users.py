@@ -1,12 +1,17 @@
 """Signed-cookie sessions that the server can still end, and the cached session user."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from apps.core.models import ApiToken
+from apps.core.services import api_token_create
 from apps.core.session_users import GENERATION_KEY, user_entry
 from tests.conftest import PASSWORD
 
@@ -162,3 +167,42 @@ def test_a_failing_cache_still_serves_logins_and_pages(alice, monkeypatch):
     alice.save(update_fields=["is_active"])
     assert client.get(PROBE).status_code == 401
     assert client.post("/accounts/logout/").status_code == 302
+
+
+def token_client(user) -> tuple[Client, ApiToken]:
+    token, raw = api_token_create(user=user)
+    return Client(headers={"Authorization": f"Bearer {raw}"}), token
+
+
+def test_a_token_request_reads_token_and_user_from_the_cache(alice):
+    client, _ = token_client(alice)
+    # The first use writes last_used_at, which drops the cached row (read again next time).
+    for _ in range(2):
+        assert client.get(PROBE).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(PROBE).status_code == 200
+    tables = " ".join(q["sql"] for q in queries.captured_queries)
+    assert '"core_apitoken"' not in tables and '"auth_user"' not in tables
+
+
+def test_a_deleted_token_is_refused_at_once(alice):
+    client, token = token_client(alice)
+    assert client.get(PROBE).status_code == 200
+    token.delete()
+    assert client.get(PROBE).status_code == 401
+
+
+def test_a_token_given_an_expiry_in_the_past_is_refused_at_once(alice):
+    client, token = token_client(alice)
+    assert client.get(PROBE).status_code == 200
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    token.save(update_fields=["expires_at"])
+    assert client.get(PROBE).status_code == 401
+
+
+def test_the_token_of_a_deactivated_user_is_refused_at_once(alice):
+    client, _ = token_client(alice)
+    assert client.get(PROBE).status_code == 200
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    assert client.get(PROBE).status_code == 401
