@@ -30,19 +30,14 @@ tracked, bare, tracked, ...), so that the load of a shared machine weighs on bot
    worker runs them (``runner.execute(..., in_worker=True)``, back to back), counting
    every statement on any of its database connections and every command (or pipeline)
    sent to Redis, from the claim to the owner's bell.
-4. API: POST /api/jobs with a Bearer token (manage.py create_api_token) against a
-   gunicorn on 127.0.0.1, one request at a time; p50/p99 of the client-side latency.
-   services.enqueue in-process is measured too, to tell HTTP from the enqueue itself.
-   ``--api-requests 0`` skips it.
+4. API (benchmarks/jobs_api_latency.py): POST /api/jobs against a gunicorn on 127.0.0.1,
+   one request at a time, and services.enqueue in-process; ``--api-requests 0`` skips it.
 
 The rows this run creates (jobs, attempts, notifications, its API token) are deleted at the end.
 """
 
 import argparse
 import contextlib
-import http.client
-import io
-import json
 import os
 import secrets
 import signal
@@ -272,72 +267,9 @@ def counted_per_job(count: int, owners: list, connection) -> tuple[float, float]
     return next(statements) / count, next(round_trips) / count
 
 
-def measure_api(url_port: int, token: str, requests: int) -> list[float]:
-    body = json.dumps({"kind": "diagnostics.noop", "params": {}})
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    latencies = []
-    for index in range(requests + 20):
-        # gunicorn's sync workers close each connection: a client pays the connect too.
-        conn = http.client.HTTPConnection("127.0.0.1", url_port, timeout=10)
-        began = time.perf_counter()
-        conn.request("POST", "/api/jobs", body=body, headers=headers)
-        response = conn.getresponse()
-        payload = response.read()
-        elapsed = time.perf_counter() - began
-        conn.close()
-        if response.status != 202:
-            raise SystemExit(f"POST /api/jobs answered {response.status}: {payload[:300]!r}")
-        if index >= 20:  # the first requests warm the workers up
-            latencies.append(elapsed * 1000)
-    return latencies
-
-
-def measure_enqueue_in_process(requests: int, owner) -> list[float]:
-    from apps.jobs import services
-
-    latencies = []
-    for _ in range(requests):
-        began = time.perf_counter()
-        services.enqueue("diagnostics.noop", owner=owner, user_submitted=True)
-        latencies.append((time.perf_counter() - began) * 1000)
-    return latencies
-
-
 def _spread(rates: list[float]) -> str:
     """The median of some rates, with their range."""
     return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
-
-
-def measure_api_and_enqueue(requests: int, user, token_name: str, env: dict, logs: Path, processes: list):
-    """POST /api/jobs latencies over HTTP (a gunicorn started here), then services.enqueue's."""
-    from django.core.management import call_command
-
-    out = io.StringIO()
-    call_command("create_api_token", BENCH_USER, "--name", token_name, stdout=out, stderr=io.StringIO())
-    token = out.getvalue().strip()
-    port = free_port()
-    gunicorn = start(
-        [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--config", "config/gunicorn.conf.py"],
-        {
-            **env,
-            "GUNICORN_BIND": f"127.0.0.1:{port}",
-            "WEB_CONCURRENCY": "2",
-            "GUNICORN_ACCESSLOG": "/dev/null",
-        },
-        logs / "gunicorn.log",
-    )
-    processes.append(gunicorn)
-
-    def healthy() -> bool:
-        with contextlib.suppress(OSError):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        return False
-
-    wait_until(healthy, timeout=60, what="gunicorn", every=0.1)
-    print(f"API: {requests} POST /api/jobs", file=sys.stderr)
-    return measure_api(port, token, requests), measure_enqueue_in_process(requests, user)
 
 
 # --- the run ------------------------------------------------------------------------------
@@ -456,6 +388,8 @@ def main() -> int:
 
         if options.api_requests:
             cluster.start()
+            from benchmarks.jobs_api_latency import measure_api_and_enqueue
+
             api, in_process = measure_api_and_enqueue(
                 options.api_requests, user, token_name, env, logs, processes
             )
