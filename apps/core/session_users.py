@@ -102,13 +102,18 @@ def user_entry(user_id) -> tuple | None:
     user = get_user_model()._default_manager.select_related("session_generation").filter(pk=user_id).first()
     if user is None:
         return None
+    return _user_entry_of(user, store=cached is not UNAVAILABLE)
+
+
+def _user_entry_of(user, *, store: bool) -> tuple:
+    """The entry of a user read with its ``session_generation`` (select_related), cached."""
     try:
         generation = user.session_generation.generation
     except SessionGeneration.DoesNotExist:
         generation = 0
     entry = (user, generation)
-    if cached is not UNAVAILABLE:
-        _cache_set(_cache_key(user_id), entry)
+    if store:
+        _cache_set(_cache_key(user.pk), entry)
     return entry
 
 
@@ -124,15 +129,23 @@ def api_token_active(*, raw: str) -> ApiToken | None:
     key = _token_key(token_digest(raw))
     token = _cache_get(key)
     if token is None or token is UNAVAILABLE:
-        stored = ApiToken.objects.filter(digest=token_digest(raw)).first()
+        # One query for the token and its user's entry (the user is read afresh from the
+        # user's own entry below whenever the token comes from the cache).
+        stored = (
+            ApiToken.objects.select_related("user__session_generation")
+            .filter(digest=token_digest(raw))
+            .first()
+        )
         if stored is None:
             return None
+        entry = _user_entry_of(stored.user, store=token is None)
         if token is None:
             _cache_set(key, stored)
         token = stored
+    else:
+        entry = user_entry(token.user_id)
     if token.expires_at is not None and token.expires_at <= timezone.now():
         return None
-    entry = user_entry(token.user_id)
     if entry is None or not entry[0].is_active:
         return None
     token.user = entry[0]
