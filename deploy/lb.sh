@@ -4,7 +4,9 @@
 #
 #   LB_PORT (8080)              where nginx listens (127.0.0.1)
 #   LB_WEB_PORTS ("8101 8102")  the gunicorn instances' ports
-#   LB_WEB_CONCURRENCY (3)      sync workers per gunicorn instance
+#   LB_WEB_CONCURRENCY (3)      worker processes per instance
+#   WEB_SERVER (gunicorn)       gunicorn (sync workers, config/gunicorn.conf.py) or granian
+#                               (its WSGI interface, no access log); benchmarks/wsgi_servers.py
 #   LB_RUN_DIR                  keep the generated config and logs there (default: a temp dir)
 # The app's own settings come from the environment as usual (DATABASE_URL, REDIS_URL,
 # DATABASE_REPLICA_URLS, CACHE_ENABLED, REPLICA_ROUTING_ENABLED, ...). It runs as
@@ -17,6 +19,11 @@ NGINX=${NGINX:-/usr/sbin/nginx}
 LB_PORT=${LB_PORT:-8080}
 LB_WEB_PORTS=${LB_WEB_PORTS:-"8101 8102"}
 LB_WEB_CONCURRENCY=${LB_WEB_CONCURRENCY:-3}
+WEB_SERVER=${WEB_SERVER:-gunicorn}
+case "$WEB_SERVER" in
+    gunicorn | granian) ;;
+    *) echo "lb: WEB_SERVER must be gunicorn or granian (got '$WEB_SERVER')" >&2; exit 2 ;;
+esac
 PYTHON=${PYTHON:-.venv/bin/python}
 [ -x "$NGINX" ] || { echo "lb: $NGINX not found: apt-get install -y nginx" >&2; exit 1; }
 
@@ -52,9 +59,15 @@ fi
 
 servers=""
 for port in $LB_WEB_PORTS; do
-    GUNICORN_ACCESSLOG="$RUN_DIR/gunicorn-$port.access.log" TRUSTED_PROXY_COUNT=1 setsid .venv/bin/gunicorn config.wsgi \
-        --config config/gunicorn.conf.py --bind "127.0.0.1:$port" --no-control-socket \
-        --pid "$RUN_DIR/gunicorn-$port.pid" >"$RUN_DIR/gunicorn-$port.log" 2>&1 &
+    if [ "$WEB_SERVER" = granian ]; then
+        TRUSTED_PROXY_COUNT=1 setsid .venv/bin/granian --interface wsgi config.wsgi:application \
+            --host 127.0.0.1 --port "$port" --workers "$LB_WEB_CONCURRENCY" --no-access-log \
+            --pid-file "$RUN_DIR/granian-$port.pid" >"$RUN_DIR/granian-$port.log" 2>&1 &
+    else
+        GUNICORN_ACCESSLOG="$RUN_DIR/gunicorn-$port.access.log" TRUSTED_PROXY_COUNT=1 setsid .venv/bin/gunicorn config.wsgi \
+            --config config/gunicorn.conf.py --bind "127.0.0.1:$port" --no-control-socket \
+            --pid "$RUN_DIR/gunicorn-$port.pid" >"$RUN_DIR/gunicorn-$port.log" 2>&1 &
+    fi
     PIDS+=($!)
     echo "$!" >>"$RUN_DIR/pids"
     servers+="        server 127.0.0.1:$port max_fails=3 fail_timeout=10s;"$'\n'
@@ -129,7 +142,7 @@ echo "$!" >>"$RUN_DIR/pids"
 # Ready when /readyz answers 200 through nginx (both gunicorns up and migrated).
 for _ in $(seq 120); do
     if $PYTHON -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$LB_PORT/readyz', timeout=2)" 2>/dev/null; then
-        echo "lb: http://127.0.0.1:$LB_PORT -> gunicorn on $LB_WEB_PORTS (run dir $RUN_DIR); Ctrl-C stops"
+        echo "lb: http://127.0.0.1:$LB_PORT -> $WEB_SERVER on $LB_WEB_PORTS (run dir $RUN_DIR); Ctrl-C stops"
         touch "$RUN_DIR/ready"
         wait
         exit 0
