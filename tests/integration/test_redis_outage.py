@@ -8,13 +8,11 @@ down for ~10 s and starts it again on the same port. Not one request may fail; e
 submitted runs exactly once; and the outage is recorded for the performance overview.
 """
 
-import contextlib
-import os
-import subprocess
-import sys
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -24,20 +22,18 @@ from apps.jobs.models import Job, Status
 from apps.monitoring.models import RedisOutage
 from apps.monitoring.selectors.outages import redis_outages
 from tests.conftest import PASSWORD
-from tests.integration.test_faults import RedisServer, free_port
+from tests.integration.test_faults import RedisServer
 from tests.integration.test_jobs_processes import START
 
 pytestmark = pytest.mark.integration
 
 PORTS = range(6390, 6400)
+WINDOW = timedelta(hours=1)
 OUTAGE_SECONDS = 10.0
 REQUEST_TIMEOUT = 15.0
-GUNICORN = [sys.executable, "-m", "gunicorn", "config.wsgi", "--config", "config/gunicorn.conf.py"]
 
 
 def port_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))
@@ -59,30 +55,8 @@ def own_redis(tmp_path):
         server.kill()
 
 
-def start_gunicorn(live, env: dict[str, str]) -> str:
-    """gunicorn on a free loopback port, registered with ``live`` (stopped by its group)."""
-    port = free_port()
-    log = open(live.log_dir / "gunicorn.log", "ab")  # noqa: SIM115 (closed by live.stop)
-    process = subprocess.Popen(
-        [*GUNICORN, "--no-control-socket"],
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        env={**live.env, **env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "2"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    process.log = log
-    live.processes["gunicorn"] = process
-    base = f"http://127.0.0.1:{port}"
-
-    def serving():
-        with contextlib.suppress(requests.RequestException):
-            return requests.get(f"{base}/healthz", timeout=2).status_code == 200
-        return False
-
-    live.wait_for(serving, timeout=START, what="gunicorn to serve", every=0.2)
-    return base
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
 
 
 def log_in(base: str) -> requests.Session:
@@ -202,7 +176,7 @@ def test_redis_killed_and_restarted_fails_no_request_and_runs_every_job_once(
     }
     live.start("qcluster-default", "qcluster", Q_CLUSTER_NAME="default", JOBS_WORKERS_DEFAULT=2, **env)
     live.start("dispatcher", "jobs_dispatcher", **env)
-    base = start_gunicorn(live, env)
+    base = live.start_gunicorn(**env)
     traffic = Traffic(base=base, token=api_token_create(user=alice)[1])
     loops = threading.Thread(target=traffic.run, name="traffic")
     loops.start()
@@ -243,20 +217,8 @@ def test_redis_killed_and_restarted_fails_no_request_and_runs_every_job_once(
     rows = RedisOutage.objects.filter(started_at__gte=_at(killed_at - 1))
     assert {"cache", "broker"} <= set(rows.values_list("component", flat=True)), list(rows.values())
     assert not rows.filter(ended_at__isnull=True).exists(), "an outage was never closed"
-    (outage,) = [o for o in redis_outages(window=_window()) if o.started_at >= _at(killed_at - 1)]
+    (outage,) = [o for o in redis_outages(window=WINDOW) if o.started_at >= _at(killed_at - 1)]
     assert outage.ended_at is not None
     assert _at(killed_at) <= outage.started_at <= _at(restarted_at)
     assert outage.ended_at >= _at(restarted_at)
     assert {"cache", "broker"} <= outage.components
-
-
-def _at(timestamp: float):
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(timestamp, tz=UTC)
-
-
-def _window():
-    from datetime import timedelta
-
-    return timedelta(hours=1)
