@@ -68,9 +68,8 @@ def main() -> int:
     by_kind = defaultdict(list)
     for row in rows:
         by_kind[row.pop("failover")].append(row)
-    print(
-        f"\n{'failover':<10}{'runs':>5}{'flow again s':>14}{'worst latency s':>17}{'republished':>13}  jobs lost"
-    )
+    header = f"{'failover':<10}{'runs':>5}{'flow again s':>14}{'worst latency s':>17}{'republished':>13}"
+    print(f"\n{header}  jobs lost")
     for kind, runs in sorted(by_kind.items()):
         median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
         print(
