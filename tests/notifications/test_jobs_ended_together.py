@@ -12,6 +12,7 @@ from apps.jobs import services as jobs
 from apps.jobs.models import Job, Status
 from apps.notifications import selectors, services
 from apps.notifications.models import EmailMessage, Notification
+from tests.conftest import missing
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -20,10 +21,23 @@ pytestmark = [
 
 
 def ended_together(*owners) -> list[Job]:
-    """One noop job per owner given, run and recorded in one batch (as a worker does)."""
+    """One noop job per owner given, succeeded, told of together (as a worker's batch is)."""
+    jobs_ = [jobs.enqueue("diagnostics.noop", owner=owner) for owner in owners]
+    Job.objects.filter(pk__in=[job.pk for job in jobs_]).update(
+        status=Status.SUCCEEDED, attempts=1, finished_at=timezone.now()
+    )
+    ended = list(Job.objects.filter(pk__in=[job.pk for job in jobs_]).order_by("pk"))
+    services.jobs_finished_notify(ends=[(job, Status.SUCCEEDED) for job in ended])
+    return ended
+
+
+def test_a_workers_batch_reaches_the_owners_together(alice, bob):
+    """Through the jobs app: successes recorded in one statement (PostgreSQL) are told together."""
+    if connection.vendor != "postgresql":
+        missing("successes are recorded together on PostgreSQL only: DATABASE_URL=postgres://…")
     claimed = [
         jobs.job_claim(job_id=jobs.enqueue("diagnostics.noop", owner=owner).pk, worker="test:1")
-        for owner in owners
+        for owner in (alice, alice, bob)
     ]
     successes = [
         jobs.Success(
@@ -31,7 +45,13 @@ def ended_together(*owners) -> list[Job]:
         )
         for job in claimed
     ]
-    return jobs.jobs_succeed(successes=successes)
+
+    assert len(jobs.jobs_succeed(successes=successes)) == 3
+
+    assert list(Notification.objects.filter(recipient=alice).values_list("title", flat=True)) == [
+        "2 diagnostics.noop jobs succeeded"
+    ]
+    assert Notification.objects.get(recipient=bob).title == "Job diagnostics.noop succeeded"
 
 
 def test_one_job_of_an_owner_in_a_batch_gets_its_own_notification(alice, bob):
