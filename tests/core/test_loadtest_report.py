@@ -9,12 +9,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def check_slo():
-    spec = importlib.util.spec_from_file_location("check_slo", ROOT / "loadtest" / "check_slo.py")
+def script(name: str):
+    """A loadtest/ script as a module (the folder is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "loadtest" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def check_slo():
+    return script("check_slo")
 
 
 def write_run(
@@ -160,10 +165,7 @@ def test_the_scaling_curve_gives_a_table_a_chart_and_the_capacity_model(check_sl
 
 @pytest.fixture
 def usage():
-    spec = importlib.util.spec_from_file_location("usage", ROOT / "loadtest" / "usage.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("usage")
 
 
 def test_usage_counts_new_backends_whole_and_ended_ones_as_lost(usage):
