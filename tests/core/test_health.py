@@ -1,4 +1,7 @@
 import pytest
+from health_check.exceptions import ServiceUnavailable
+
+from apps.core.health import MigrationsApplied
 
 
 def test_liveness_answers_without_touching_the_database(client):
@@ -44,16 +47,35 @@ def test_public_readiness_in_text_and_other_formats_shows_no_details(client, set
 
 
 @pytest.mark.django_db
-def test_failing_check_is_503_for_everyone_with_the_error_only_for_staff(client, ops, settings):
-    # Nothing listens on port 9 (discard) of loopback: the Redis check fails at once.
-    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+def test_failing_check_is_503_for_everyone_with_the_error_only_for_staff(client, ops, monkeypatch):
+    def unapplied(self):
+        raise ServiceUnavailable("2 migration(s) not applied on 127.0.0.1")
+
+    monkeypatch.setattr(MigrationsApplied, "run", unapplied)
 
     public = client.get("/readyz", HTTP_ACCEPT="application/json")
     client.force_login(ops)
     staff = client.get("/readyz", HTTP_ACCEPT="application/json")
 
     assert public.status_code == staff.status_code == 503
+    assert public.json()["MigrationsApplied"] == "unavailable"
+    assert "127.0.0.1" not in public.text
+    assert any("not applied on 127.0.0.1" in value for value in staff.json().values())
+
+
+@pytest.mark.django_db
+def test_redis_down_is_reported_but_leaves_the_process_ready(client, ops, settings):
+    # Nothing listens on port 9 (discard) of loopback: the Redis check fails at once. The app
+    # serves without Redis (sessions, cache and broker fall back), so the balancer keeps it.
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"
+
+    public = client.get("/readyz", HTTP_ACCEPT="application/json")
+    client.force_login(ops)
+    staff = client.get("/readyz", HTTP_ACCEPT="application/json")
+
+    assert public.status_code == staff.status_code == 200
     assert public.json()["Redis"] == "unavailable"
+    assert public.json()["Database"] == "OK"
     assert "127.0.0.1" not in public.text
     assert any("Redis" in name and "127.0.0.1" in name for name in staff.json())
     assert any(value != "OK" for value in staff.json().values())
