@@ -12,10 +12,11 @@ import environ
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
+from config.caches import cache_config, session_engine
 from config.databases import database_config
 from config.deferred import deferred
+from config.jobs import q_cluster
 from config.logging_config import logging_config
-from config.redis_cluster import cache_client_options
 from config.redis_sentinel import sentinel_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -175,31 +176,20 @@ REDIS_URL = env.str("REDIS_URL", default="")
 REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default=REDIS_URL)
 # Seconds a cache command on a cluster keeps trying while a master fails over (0: none).
 REDIS_CLUSTER_FAILOVER_WAIT = env.float("REDIS_CLUSTER_FAILOVER_WAIT", default=5.0)
-if REDIS_CACHE_URL:
-    CACHES = {
-        "default": {
-            # django-redis behind a circuit breaker: Redis down reads as misses (apps.core.redis_cache).
-            "BACKEND": "apps.core.redis_cache.ResilientRedisCache",
-            "LOCATION": REDIS_CACHE_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="tempo"),
-            "OPTIONS": {
-                **cache_client_options(REDIS_CACHE_URL, failover_wait=REDIS_CLUSTER_FAILOVER_WAIT),
-                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
-                "SOCKET_TIMEOUT": env.float("CACHE_TIMEOUT", default=0.5),
-                # After a failure, seconds during which no operation of the process tries Redis.
-                "RETRY_AFTER": env.float("CACHE_RETRY_AFTER", default=5.0),
-            },
-        }
-    }
-    # Sessions read from Redis and survive its restart through the database.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Seconds to connect to the cache's Redis and for one command; after a failure, no operation
+# of the process tries it for CACHE_RETRY_AFTER seconds (its reads are misses meanwhile).
+CACHES = cache_config(
+    REDIS_CACHE_URL,
+    key_prefix=env.str("CACHE_KEY_PREFIX", default="tempo"),
+    timeout=env.float("CACHE_TIMEOUT", default=0.5),
+    retry_after=env.float("CACHE_RETRY_AFTER", default=5.0),
+    failover_wait=REDIS_CLUSTER_FAILOVER_WAIT,
+)
 # Sessions in a signed cookie (no store read per request), ended server-side by logout and
 # password changes (apps.core.session_users). Off: the database (cached in Redis) holds them.
-if env.bool("SESSION_SIGNED_COOKIE", default=True):
-    SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_ENGINE = session_engine(
+    signed_cookie=env.bool("SESSION_SIGNED_COOKIE", default=True), cached=bool(REDIS_CACHE_URL)
+)
 # Seconds a logged-in user (with its session generation) stays cached; 0: a query per request.
 USER_CACHE_SECONDS = env.int("USER_CACHE_SECONDS", default=60)
 # Off: apps.core.caching.cached() computes every time (the load test's baseline).
@@ -357,38 +347,14 @@ JOBS_WORKERS = {
     "default": env.int("JOBS_WORKERS_DEFAULT", default=2),
     "low": env.int("JOBS_WORKERS_LOW", default=1),
 }
-Q_CLUSTER = {
-    "name": "default",
-    "label": "Broker (django-q2)",
-    "workers": JOBS_WORKERS["default"],
-    # Prefetch little: a message held by a dying cluster waits for the dispatcher.
-    "queue_limit": JOBS_WORKERS["default"] * 2,
-    # A job's own timeout is passed per task; this is only the ceiling.
-    "timeout": 3700,
-    "retry": 3800,
-    "max_attempts": 1,
-    "ack_failures": True,
-    # The Job row is the record: django-q2's own success rows would cost ~5x throughput.
-    "save_limit": -1,
-    "recycle": env.int("JOBS_WORKER_RECYCLE", default=1000),
-    # Scheduling is the dispatcher's (jobs_dispatcher); django-q2's would poll the DB too.
-    "scheduler": False,
-    "catch_up": False,
-    "poll": 0.2,
-    "guard_cycle": 0.5,
-    "ALT_CLUSTERS": {
-        queue: {"workers": count, "queue_limit": count * 2}
-        for queue, count in JOBS_WORKERS.items()
-        if queue != "default"
-    },
-}
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
 # The job broker behind Redis Sentinel: redis-sentinel://host:port,host:port/<master>/<db> (empty: no).
-if JOBS_BROKER_SENTINEL := sentinel_config(env.str("JOBS_BROKER_SENTINEL_URL", default="")):
-    Q_CLUSTER["broker_class"] = "apps.jobs.broker_sentinel.SentinelBroker"
+JOBS_BROKER_SENTINEL = sentinel_config(env.str("JOBS_BROKER_SENTINEL_URL", default=""))
+Q_CLUSTER = q_cluster(
+    workers=JOBS_WORKERS,
+    recycle=env.int("JOBS_WORKER_RECYCLE", default=1000),
+    redis_url=REDIS_URL,
+    sentinel=bool(JOBS_BROKER_SENTINEL),
+)
 
 JOBS_HEARTBEAT_INTERVAL = env.float("JOBS_HEARTBEAT_INTERVAL", default=2.0)
 # A worker records its successes together, this many seconds after the first (0: each at once).
