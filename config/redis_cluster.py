@@ -13,23 +13,12 @@ from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.redis_urls import RedisUrl
+
 SCHEMES = ("redis-cluster", "rediss-cluster")
 FORM = "redis-cluster://[[user]:password@]host:port[,host:port...] (rediss-cluster:// for TLS)"
 CLUSTER_CLIENT = "apps.core.redis_cluster.ClusterClient"
 SINGLE_CLIENT = "django_redis.client.DefaultClient"
-
-
-def _bad(url: str, problem: str) -> ImproperlyConfigured:
-    shown = url.split("@", 1)[-1]  # never echo a password
-    return ImproperlyConfigured(f"REDIS_CACHE_URL ({shown}): {problem}; expected {FORM}")
-
-
-def _address(url: str, item: str) -> tuple[str, int]:
-    host, _, port = item.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")  # [::1]:7000
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise _bad(url, f"{item!r} is not host:port")
-    return host, int(port)
 
 
 def is_cluster_url(url: str) -> bool:
@@ -49,18 +38,19 @@ def cache_client_options(url: str, *, failover_wait: float) -> dict:
         raise ImproperlyConfigured(
             f"REDIS_CLUSTER_FAILOVER_WAIT must be 0 or more seconds, not {failover_wait}"
         )
+    reader = RedisUrl("REDIS_CACHE_URL", url, form=FORM)
     parts = urlsplit(url)
     if parts.query or parts.fragment:
-        raise _bad(url, "takes no query or fragment")
+        raise reader.bad("takes no query or fragment")
     if parts.path not in ("", "/", "/0"):
-        raise _bad(url, "a cluster has only database 0")
+        raise reader.bad("a cluster has only database 0")
     userinfo, _, hosts = parts.netloc.rpartition("@")
     if not hosts:
-        raise _bad(url, "names no node")
+        raise reader.bad("names no node")
     username, has_password, password = userinfo.partition(":")
     options: dict = {
         "CLIENT_CLASS": CLUSTER_CLIENT,
-        "CLUSTER_NODES": [_address(url, item) for item in hosts.split(",")],
+        "CLUSTER_NODES": reader.addresses(hosts),
         "CLUSTER_SSL": parts.scheme == "rediss-cluster",
         "CLUSTER_FAILOVER_WAIT": failover_wait,
     }

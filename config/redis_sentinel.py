@@ -12,7 +12,7 @@ saying what is wrong, rather than a broker that fails at the first job.
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
+from config.redis_urls import RedisUrl
 
 SCHEME = "redis-sentinel"
 FORM = f"{SCHEME}://[[user]:password@]host:port[,host:port...]/<master name>[/<db>]"
@@ -34,38 +34,26 @@ class SentinelConfig:
         return {"password": self.password, **({"username": self.username} if self.username else {})}
 
 
-def _bad(url: str, problem: str) -> ImproperlyConfigured:
-    shown = url.split("@", 1)[-1]  # never echo a password
-    return ImproperlyConfigured(f"JOBS_BROKER_SENTINEL_URL ({shown}): {problem}; expected {FORM}")
-
-
-def _address(url: str, item: str) -> tuple[str, int]:
-    host, _, port = item.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")  # [::1]:26379
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise _bad(url, f"{item!r} is not host:port")
-    return host, int(port)
-
-
 def sentinel_config(url: str) -> SentinelConfig | None:
     """None for an empty URL (no Sentinel: the broker is REDIS_URL's server)."""
     if not url:
         return None
+    reader = RedisUrl("JOBS_BROKER_SENTINEL_URL", url, form=FORM)
     parts = urlsplit(url)
     if parts.scheme != SCHEME:
-        raise _bad(url, f"the scheme must be {SCHEME}")
+        raise reader.bad(f"the scheme must be {SCHEME}")
     if parts.query or parts.fragment:
-        raise _bad(url, "takes no query or fragment")
+        raise reader.bad("takes no query or fragment")
     userinfo, _, hosts = parts.netloc.rpartition("@")
     if not hosts:
-        raise _bad(url, "names no sentinel")
-    sentinels = tuple(_address(url, item) for item in hosts.split(","))
+        raise reader.bad("names no sentinel")
+    sentinels = tuple(reader.addresses(hosts))
     segments = [unquote(s) for s in parts.path.split("/")[1:]]
     if not segments or not segments[0] or len(segments) > 2:
-        raise _bad(url, "the path must be /<master name> or /<master name>/<db>")
+        raise reader.bad("the path must be /<master name> or /<master name>/<db>")
     db = segments[1] if len(segments) == 2 else "0"
     if not db.isdigit():
-        raise _bad(url, f"the database {db!r} is not a number")
+        raise reader.bad(f"the database {db!r} is not a number")
     username, has_password, password = userinfo.partition(":")
     return SentinelConfig(
         sentinels=sentinels,
